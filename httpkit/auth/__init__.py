@@ -1,0 +1,1 @@
+"""Authentication plugins: :class:`BasicAuth`, :class:`DigestAuth`, :class:`TokenAuth`."""
