@@ -1,0 +1,377 @@
+"""Host policies: which settings apply to which URL.
+
+A policy target is an origin (``https://api.example.com``, port optional), a wildcard
+host (``https://*.example.com``) or an origin with a path prefix
+(``https://example.com/api/v2``). Matching works on the parsed URL, never on a raw string
+prefix, so a policy for ``https://api.example.com`` does not match
+``https://api.example.com.evil.test/``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from typing import TYPE_CHECKING, Any, Final, TypeAlias
+from urllib.parse import urlsplit
+
+from requests.auth import AuthBase
+
+from httpkit._exceptions import ConfigError
+from httpkit._redact import REDACTED, SENSITIVE_HEADERS
+from httpkit._retry import RetryPolicy
+from httpkit._timeouts import UNSET, Timeouts, _Unset
+from httpkit._urls import DEFAULT_PORTS, normalize_host
+
+if TYPE_CHECKING:
+    from requests.adapters import BaseAdapter
+    from urllib3.util.retry import Retry
+
+Verify: TypeAlias = "bool | str"
+Cert: TypeAlias = "str | tuple[str, str]"
+
+
+@dataclass(frozen=True, slots=True)
+class HostPattern:
+    """A parsed policy target.
+
+    >>> HostPattern.parse("HTTPS://API.example.com").prefix
+    'https://api.example.com/'
+    >>> HostPattern.parse("https://*.example.com:8443/v2").prefix
+    'https://*.example.com:8443/v2/'
+    >>> HostPattern.parse("https://api.example.com").matches_url("https://api.example.com.evil.test/")
+    False
+    """
+
+    scheme: str
+    host: str  # normalized; for a wildcard, the suffix after "*."
+    port: int | None  # None: any port (only for schemes without a default port)
+    path: str  # "" or a prefix ending in "/"
+    wildcard: bool = False
+
+    @classmethod
+    def parse(cls, target: str) -> HostPattern:
+        """Parse a policy target.
+
+        Raises:
+            ConfigError: the target is not an http(s) origin, wildcard or path prefix.
+        """
+        if not isinstance(target, str):
+            raise ConfigError(f"a host target must be a string URL, got {target!r}")
+        try:
+            parts = urlsplit(target.strip())
+            port = parts.port
+        except ValueError as exc:
+            raise ConfigError(f"host target {target!r} is not a valid URL: {exc}") from None
+        scheme = parts.scheme.lower()
+        raw_host = parts.hostname
+        if not scheme or not raw_host:
+            raise ConfigError(
+                f"host target {target!r} needs a scheme and a host, "
+                f"e.g. 'https://{target.strip().strip('/')}'"
+            )
+        if parts.query or parts.fragment or parts.username or parts.password:
+            raise ConfigError(
+                f"host target {target!r} may hold only scheme, host, port and path; "
+                "remove the query, fragment or user info"
+            )
+        wildcard = raw_host.startswith("*.")
+        host = raw_host[2:] if wildcard else raw_host
+        if "*" in host or not host.strip("."):
+            raise ConfigError(
+                f"host target {target!r}: a wildcard must be the leftmost label, "
+                "as in 'https://*.example.com'"
+            )
+        try:
+            host = normalize_host(host)
+        except ValueError as exc:
+            raise ConfigError(f"host target {target!r}: {exc}") from None
+        if port is None:
+            port = DEFAULT_PORTS.get(scheme)
+        path = parts.path
+        if path and not path.endswith("/"):
+            path += "/"
+        return cls(scheme, host, port, "" if path == "/" else path, wildcard)
+
+    @property
+    def prefix(self) -> str:
+        """The normalized form, used as this policy's key in ``session.adapters``."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        if self.wildcard:
+            host = f"*.{host}"
+        port = "" if self.port is None or self.port == DEFAULT_PORTS.get(self.scheme) else f":{self.port}"
+        return f"{self.scheme}://{host}{port}{self.path or '/'}"
+
+    @property
+    def specificity(self) -> tuple[int, int, int]:
+        """Exact hosts beat wildcards; longer wildcard suffixes and longer paths win."""
+        return (3 if not self.wildcard else 2, self.host.count(".") + 1, len(self.path))
+
+    def matches(self, scheme: str, host: str, port: int | None, path: str) -> bool:
+        """Match already-normalized URL parts (see :func:`split_url`)."""
+        if scheme != self.scheme or (self.port is not None and port != self.port):
+            return False
+        if self.wildcard:
+            if not host.endswith(self.host) or host[-len(self.host) - 1 : -len(self.host)] != ".":
+                return False
+        elif host != self.host:
+            return False
+        if not self.path:
+            return True
+        return path.startswith(self.path) or path == self.path[:-1]
+
+    def matches_url(self, url: str) -> bool:
+        """Whether ``url`` falls under this pattern; unparsable URLs never do."""
+        parts = split_url(url)
+        return parts is not None and self.matches(*parts)
+
+
+def split_url(url: str) -> tuple[str, str, int | None, str] | None:
+    """Normalized ``(scheme, host, port, path)`` of a URL, or ``None`` if it has no host."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        port = parts.port
+    except ValueError:
+        return None
+    if not host:
+        return None
+    scheme = parts.scheme.lower()
+    try:
+        host = normalize_host(host)
+    except ValueError:
+        return None
+    return scheme, host, port if port is not None else DEFAULT_PORTS.get(scheme), parts.path or "/"
+
+
+@dataclass(frozen=True, slots=True)
+class _SchemePrefix:
+    """A mount prefix that names only a scheme, such as requests' own ``https://``."""
+
+    scheme: str
+
+    @property
+    def specificity(self) -> tuple[int, int, int]:
+        return (1, 0, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class _RawPrefix:
+    """A mount prefix that is not a URL with a host; matched as requests does."""
+
+    prefix: str
+
+    @property
+    def specificity(self) -> tuple[int, int, int]:
+        return (0, len(self.prefix), 0)
+
+
+_Matcher: TypeAlias = "HostPattern | _SchemePrefix | _RawPrefix"
+
+
+def _matcher_for(prefix: str) -> _Matcher:
+    scheme, sep, rest = prefix.partition("://")
+    if sep and scheme and not rest:
+        return _SchemePrefix(scheme.lower())
+    try:
+        return HostPattern.parse(prefix)
+    except ConfigError:
+        return _RawPrefix(prefix.lower())
+
+
+class MountTable:
+    """``session.adapters`` seen by origin: the most specific matching prefix wins.
+
+    Built from the adapters mapping and rebuilt when it changes, so ``session.adapters``
+    stays the one registry (``mount()`` and direct edits both work).
+    """
+
+    __slots__ = ("_cache", "_entries", "_pairs")
+
+    _CACHE_SIZE: Final = 1024
+
+    def __init__(self, adapters: Mapping[str, BaseAdapter]) -> None:
+        self._pairs = tuple(adapters.items())
+        entries = [(_matcher_for(prefix), adapter) for prefix, adapter in self._pairs]
+        # Most specific first; sorted() is stable, so equal ranks keep mount order.
+        entries.sort(key=lambda entry: entry[0].specificity, reverse=True)
+        self._entries = entries
+        self._cache: dict[str, BaseAdapter | None] = {}
+
+    def is_current(self, adapters: Mapping[str, BaseAdapter]) -> bool:
+        return tuple(adapters.items()) == self._pairs
+
+    def lookup(self, url: str) -> BaseAdapter | None:
+        try:
+            return self._cache[url]
+        except KeyError:
+            pass
+        adapter = self._find(url)
+        if len(self._cache) >= self._CACHE_SIZE:
+            self._cache.clear()
+        self._cache[url] = adapter
+        return adapter
+
+    def _find(self, url: str) -> BaseAdapter | None:
+        parts = split_url(url)
+        lowered = url.lower()
+        for matcher, adapter in self._entries:
+            if isinstance(matcher, HostPattern):
+                if parts is not None and matcher.matches(*parts):
+                    return adapter
+            elif isinstance(matcher, _SchemePrefix):
+                if lowered.startswith(matcher.scheme + "://"):
+                    return adapter
+            elif lowered.startswith(matcher.prefix):
+                return adapter
+        return None
+
+
+# -- per-host settings -------------------------------------------------------------------
+
+
+def _check_header_value(where: str, name: object, value: object) -> None:
+    if not isinstance(name, str) or not name or any(c in name for c in ":\r\n\0 \t"):
+        raise ConfigError(f"{where}: headers: {name!r} is not a valid header name")
+    if not isinstance(value, str):
+        raise ConfigError(f"{where}: headers: the value of {name!r} must be a string")
+    if any(c in value for c in "\r\n\0"):
+        shown = REDACTED if name.lower() in SENSITIVE_HEADERS else repr(value)
+        raise ConfigError(
+            f"{where}: headers: the value of {name!r} contains CR, LF or NUL ({shown}); "
+            "header values must be one line"
+        )
+
+
+def _check_path(where: str, key: str, value: object) -> str:
+    if not isinstance(value, str | os.PathLike):
+        raise ConfigError(f"{where}: {key}: expected a file path, got {value!r}")
+    return os.fspath(value)  # type: ignore[return-value]  # str | PathLike[str] narrowed above
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HostConfig:
+    """The settings of one host policy; ``UNSET`` fields fall back to the session's.
+
+    Settings are those of :meth:`httpkit.Session.configure`. A policy does not inherit
+    from a less specific policy: the most specific match applies as a whole.
+    """
+
+    timeout: Timeouts | _Unset = UNSET
+    retry: RetryPolicy | Retry | _Unset = UNSET
+    deadline: float | None | _Unset = UNSET
+    headers: tuple[tuple[str, str], ...] | _Unset = UNSET
+    auth: AuthBase | _Unset = UNSET
+    verify: Verify | _Unset = UNSET
+    cert: Cert | _Unset = UNSET
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any], *, where: str) -> HostConfig:
+        """Validate keyword settings; ``where`` prefixes every error message.
+
+        Raises:
+            ConfigError: an unknown key or a bad value, named in the message.
+        """
+        known = {f.name for f in fields(cls)}
+        values: dict[str, Any] = {}
+        for key, value in settings.items():
+            if key not in known:
+                raise ConfigError(
+                    f"{where}: unknown setting {key!r}; known settings: {', '.join(sorted(known))}"
+                )
+            values[key] = _CHECKS[key](where, value)
+        return cls(**values)
+
+    def merged(self, newer: HostConfig) -> HostConfig:
+        """This policy updated with every setting ``newer`` sets."""
+        changes = {f.name: getattr(newer, f.name) for f in fields(newer)}
+        return replace(self, **{k: v for k, v in changes.items() if v is not UNSET})
+
+    def header_dict(self) -> dict[str, str]:
+        return dict(self.headers) if not isinstance(self.headers, _Unset) else {}
+
+    def __repr__(self) -> str:
+        shown = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is UNSET:
+                continue
+            if f.name == "headers":
+                value = {
+                    k: REDACTED if k.lower() in SENSITIVE_HEADERS else v
+                    for k, v in value
+                }
+            shown.append(f"{f.name}={value!r}")
+        return f"HostConfig({', '.join(shown)})"
+
+
+def _check_timeout(where: str, value: Any) -> Timeouts:
+    try:
+        return Timeouts.coerce(value)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: timeout: {exc}") from None
+
+
+def _check_retry(where: str, value: Any) -> RetryPolicy | Retry:
+    try:
+        return RetryPolicy.coerce(value)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: retry: {exc}") from None
+
+
+def _check_deadline(where: str, value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < float("inf"):
+        raise ConfigError(
+            f"{where}: deadline: expected seconds > 0 (a number) or None, got {value!r}"
+        )
+    return float(value)
+
+
+def _check_headers(where: str, value: Any) -> tuple[tuple[str, str], ...]:
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{where}: headers: expected a mapping of names to values, got {value!r}")
+    for name, item in value.items():
+        _check_header_value(where, name, item)
+    return tuple(value.items())
+
+
+def _check_auth(where: str, value: Any) -> AuthBase:
+    if isinstance(value, tuple) and len(value) == 2 and all(isinstance(v, str) for v in value):
+        from httpkit.auth import BasicAuth
+
+        return BasicAuth(value[0], value[1])
+    if isinstance(value, AuthBase):
+        return value
+    raise ConfigError(
+        f"{where}: auth: expected an auth plugin (httpkit.TokenAuth, BasicAuth, DigestAuth "
+        f"or any requests AuthBase) or a (user, password) tuple, got {type(value).__name__}"
+    )
+
+
+def _check_verify(where: str, value: Any) -> Verify:
+    if isinstance(value, bool):
+        return value
+    return _check_path(where, "verify", value)
+
+
+def _check_cert(where: str, value: Any) -> Cert:
+    if isinstance(value, tuple | list) and len(value) == 2:
+        return (_check_path(where, "cert", value[0]), _check_path(where, "cert", value[1]))
+    if isinstance(value, tuple | list):
+        raise ConfigError(f"{where}: cert: expected a path or a (cert, key) pair, got {value!r}")
+    return _check_path(where, "cert", value)
+
+
+_CHECKS: Final[dict[str, Any]] = {
+    "timeout": _check_timeout,
+    "retry": _check_retry,
+    "deadline": _check_deadline,
+    "headers": _check_headers,
+    "auth": _check_auth,
+    "verify": _check_verify,
+    "cert": _check_cert,
+}
+
+

@@ -1,0 +1,381 @@
+"""Session: a drop-in ``requests.Session`` with safe defaults and per-host policies."""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Mapping
+from os import PathLike
+from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import urljoin
+
+import requests
+from requests.adapters import BaseAdapter
+from requests.exceptions import InvalidSchema
+from requests.structures import CaseInsensitiveDict
+
+from httpkit._adapters import DEFAULT_SESSION_CONFIG, HostAdapter
+from httpkit._environ import ENVIRONMENT_PROXIES, environ_ca_bundle
+from httpkit._exceptions import ConfigError
+from httpkit._hosts import HostConfig, HostPattern, MountTable
+from httpkit._retry import DEFAULT_RETRY, RetryArg
+from httpkit._timeouts import DEFAULT_TIMEOUTS, UNSET, TimeoutArg, _Unset
+
+if TYPE_CHECKING:
+    from requests import PreparedRequest, Request, Response
+
+_ABSOLUTE_URL: Final = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+_EMPTY_POLICY: Final = HostConfig()
+
+
+def user_agent_string(application: str | None) -> str:
+    """``"<application> httpkit/<v> python-requests/<v>"``, without the first part if unset.
+
+    >>> user_agent_string("myapp/1.4").split()[0]
+    'myapp/1.4'
+    """
+    from httpkit import __version__
+
+    base = f"httpkit/{__version__} python-requests/{requests.__version__}"
+    if application is None:
+        return base
+    if not isinstance(application, str) or not application.strip() or any(
+        c in application for c in "\r\n\0"
+    ):
+        raise ConfigError(
+            f"user_agent must be a one-line product token such as 'myapp/1.4', got {application!r}"
+        )
+    return f"{application.strip()} {base}"
+
+
+class Session(requests.Session):
+    """A ``requests.Session`` that is safe by default.
+
+    Every ``requests.Session`` method, argument and attribute keeps working. On top:
+
+    * every call has a timeout: ``Timeouts(connect=3.05, read=30)`` unless the caller, a
+      host policy or the session says otherwise; an explicit ``timeout=None`` still means
+      "no timeout", as in requests;
+    * idempotent requests are retried on connection errors and on 429/500/502/503/504,
+      with exponential backoff and ``Retry-After`` honoured (:class:`RetryPolicy`);
+    * each host can have its own timeouts, retries, headers, credentials and TLS settings
+      (:meth:`configure`), matched by origin, never by string prefix;
+    * an explicit ``verify=`` beats ``REQUESTS_CA_BUNDLE``;
+    * connection pools grow with the number of threads instead of discarding connections.
+
+    Args:
+        timeout: the default timeout: seconds, a ``(connect, read)`` tuple, a
+            :class:`Timeouts`, or ``None`` for none.
+        retry: the default :class:`RetryPolicy`, a number of retries, ``False`` or a
+            ``urllib3.Retry``.
+        deadline: seconds of wall clock for a whole call; ``None`` disables it.
+        user_agent: your application's product token, sent before httpkit's own.
+        base_url: relative URLs are joined onto it.
+        pool_maxsize: connections kept per host; ``None`` keeps as many as are used at once.
+        raise_for_status: call ``response.raise_for_status()`` on every final response.
+
+    >>> with Session(timeout=5, retry=2, user_agent="myapp/1.4") as s:
+    ...     s.headers["User-Agent"].startswith("myapp/1.4 httpkit/")
+    True
+    """
+
+    __attrs__ = [
+        *requests.Session.__attrs__,
+        "defaults",
+        "base_url",
+        "pool_maxsize",
+        "raise_for_status",
+    ]
+
+    defaults: HostConfig
+    base_url: str | None
+    pool_maxsize: int | None
+    raise_for_status: bool
+
+    def __init__(
+        self,
+        *,
+        timeout: TimeoutArg = DEFAULT_TIMEOUTS,
+        retry: RetryArg = DEFAULT_RETRY,
+        deadline: float | None = 300.0,
+        user_agent: str | None = None,
+        base_url: str | None = None,
+        pool_maxsize: int | None = None,
+        raise_for_status: bool = False,
+    ) -> None:
+        super().__init__()
+        self._table: MountTable | None = None
+        settings = HostConfig.from_settings(
+            {"timeout": timeout, "retry": retry, "deadline": deadline}, where="Session()"
+        )
+        self.defaults = DEFAULT_SESSION_CONFIG.merged(settings)
+        if pool_maxsize is not None and (
+            isinstance(pool_maxsize, bool) or not isinstance(pool_maxsize, int) or pool_maxsize < 1
+        ):
+            raise ConfigError(f"Session(): pool_maxsize must be a positive int or None, got {pool_maxsize!r}")
+        self.pool_maxsize = pool_maxsize
+        self.base_url = _normalize_base_url(base_url)
+        self.raise_for_status = bool(raise_for_status)
+        self.headers["User-Agent"] = user_agent_string(user_agent)
+        for scheme in ("https://", "http://"):
+            self.mount(scheme, self._new_adapter(None, None))
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        self._table = None
+
+    def __repr__(self) -> str:
+        policies = [p for p in self.adapters if isinstance(self.adapters[p], HostAdapter)]
+        return f"<httpkit.Session policies={policies!r}>"
+
+    # -- host policies ------------------------------------------------------------------
+
+    def _new_adapter(self, policy: HostConfig | None, pattern: HostPattern | None) -> HostAdapter:
+        return HostAdapter(
+            policy, defaults=self.defaults, pattern=pattern, pool_maxsize=self.pool_maxsize
+        )
+
+    def configure(self, target: str, **settings: Any) -> HostConfig:
+        """Give one origin, wildcard host or path prefix its own settings.
+
+        Args:
+            target: ``"https://api.example.com"`` (port optional, the scheme's default
+                otherwise), ``"https://*.example.com"`` (any subdomain, not the apex) or
+                ``"https://example.com/api/v2"`` (that path and below).
+            **settings: ``timeout``, ``retry``, ``headers``, ``auth``, ``verify``,
+                ``cert``, ``deadline``. Calling ``configure`` again for the same target
+                updates the settings it names and keeps the others.
+
+        Returns:
+            The policy now in force for ``target``.
+
+        Raises:
+            ConfigError: an unknown setting, a bad value or a bad target, named.
+
+        The most specific policy that matches a URL applies as a whole; settings it leaves
+        out come from the session. Policies are adapters in ``session.adapters``, under the
+        normalized target (``"https://api.example.com/"``).
+
+        >>> s = Session()
+        >>> s.configure("https://API.example.com", timeout=10, retry=5)
+        HostConfig(timeout=Timeouts(connect=10.0, read=10.0), retry=RetryPolicy(total=5, ...))
+        >>> s.policy_for("https://api.example.com/users").timeout.read
+        10.0
+        >>> s.policy_for("https://api.example.com.evil.test/").timeout
+        UNSET
+        """
+        pattern = HostPattern.parse(target)
+        policy = HostConfig.from_settings(settings, where=f"configure({target!r})")
+        existing = self.adapters.get(pattern.prefix)
+        if isinstance(existing, HostAdapter):
+            policy = existing.policy.merged(policy)
+        auth = policy.auth
+        bind = getattr(auth, "bind", None)
+        if bind is not None:
+            bind(pattern.matches_url)
+        if isinstance(existing, HostAdapter):
+            existing.update(policy)
+        else:
+            self.mount(pattern.prefix, self._new_adapter(policy, pattern))
+        return policy
+
+    def get_adapter(self, url: str) -> BaseAdapter:
+        """The adapter whose mount prefix matches ``url`` most specifically, by origin.
+
+        Prefixes that name a host (``https://api.example.com``) match that origin (and
+        path prefix) only; scheme-only prefixes (``https://``) match the scheme; other
+        prefixes match as string prefixes, as in requests.
+        """
+        table = self._table
+        if table is None or not table.is_current(self.adapters):
+            table = self._table = MountTable(self.adapters)
+        adapter = table.lookup(url)
+        if adapter is None:
+            raise InvalidSchema(f"No connection adapters were found for {url!r}")
+        return adapter
+
+    def policy_for(self, url: str) -> HostConfig:
+        """The host policy that applies to ``url`` (empty when only session defaults do)."""
+        try:
+            adapter = self.get_adapter(url)
+        except InvalidSchema:
+            return _EMPTY_POLICY
+        return adapter.policy if isinstance(adapter, HostAdapter) else _EMPTY_POLICY
+
+    # -- the request path ---------------------------------------------------------------
+
+    def request(  # type: ignore[override]  # timeout accepts Timeouts and the UNSET sentinel
+        self,
+        method: str,
+        url: str | bytes,
+        params: Any = None,
+        data: Any = None,
+        headers: Any = None,
+        cookies: Any = None,
+        files: Any = None,
+        auth: Any = None,
+        timeout: TimeoutArg | _Unset = UNSET,
+        allow_redirects: bool = True,
+        proxies: dict[str, str] | None = None,
+        hooks: Any = None,
+        stream: bool | None = None,
+        verify: bool | str | None = None,
+        cert: str | tuple[str, str] | None = None,
+        json: Any = None,
+    ) -> Response:
+        """Send a request, as ``requests.Session.request`` does, with httpkit's defaults.
+
+        An omitted ``timeout`` means the host policy's or the session's; ``None`` means no
+        timeout. An explicit ``verify`` is used as given, whatever the environment says.
+        """
+        response = super().request(
+            method,
+            url,
+            params=params,
+            data=data,
+            headers=headers,
+            cookies=cookies,
+            files=files,
+            auth=auth,
+            timeout=timeout,  # type: ignore[arg-type]  # resolved in send()
+            allow_redirects=allow_redirects,
+            proxies=proxies,
+            hooks=hooks,
+            stream=stream,
+            verify=verify,
+            cert=cert,
+            json=json,
+        )
+        if self.raise_for_status:
+            response.raise_for_status()
+        return response
+
+    def prepare_request(self, request: Request) -> PreparedRequest:
+        """Prepare as requests does, after joining ``base_url`` and applying the host policy.
+
+        Precedence for headers and auth: the request's own > the host policy's > the
+        session's.
+        """
+        url = request.url.decode("utf-8") if isinstance(request.url, bytes) else request.url
+        if self.base_url is not None and isinstance(url, str) and not _ABSOLUTE_URL.match(url):
+            request = copy.copy(request)
+            request.url = url = urljoin(self.base_url, url.lstrip("/"))
+        policy = self.policy_for(url) if isinstance(url, str) else _EMPTY_POLICY
+        if policy is not _EMPTY_POLICY:
+            request = self._apply_policy(request, policy)
+        return super().prepare_request(request)
+
+    def _apply_policy(self, request: Request, policy: HostConfig) -> Request:
+        host_headers = policy.header_dict()
+        host_auth = policy.auth
+        if not host_headers and (isinstance(host_auth, _Unset) or request.auth is not None):
+            return request
+        request = copy.copy(request)
+        if host_headers:
+            merged: CaseInsensitiveDict[Any] = CaseInsensitiveDict(host_headers)
+            merged.update(request.headers or {})
+            request.headers = merged
+        if request.auth is None and not isinstance(host_auth, _Unset):
+            request.auth = host_auth
+        return request
+
+    def merge_environment_settings(  # type: ignore[override]  # verify/cert may be UNSET-free Any
+        self,
+        url: str,
+        proxies: dict[str, str] | None,
+        stream: bool | None,
+        verify: Any,
+        cert: Any,
+    ) -> dict[str, Any]:
+        """Merge call, host policy, session and environment settings.
+
+        Precedence: the call's argument > the host policy > the session attribute > the
+        environment (only when nothing was set) > the default. For ``verify``, a session
+        attribute left at ``True`` counts as unset, so ``REQUESTS_CA_BUNDLE`` applies, as
+        in requests; an explicit ``verify=True`` on the call or the policy does not let
+        the environment override it (requests #3829).
+
+        Proxy variables are read from the environment through a per-environment cache;
+        ``session.proxies`` beats the environment.
+        """
+        policy = self.policy_for(url)
+        if verify is None:
+            if not isinstance(policy.verify, _Unset):
+                verify = policy.verify
+            elif self.verify is not True:
+                verify = self.verify
+            else:
+                verify = (self.trust_env and environ_ca_bundle()) or True
+        if cert is None:
+            cert = policy.cert if not isinstance(policy.cert, _Unset) else self.cert
+        merged: dict[str, Any] = {}
+        if self.trust_env:
+            no_proxy = proxies.get("no_proxy") if proxies else None
+            merged.update(ENVIRONMENT_PROXIES.get(url, no_proxy))
+        merged.update(self.proxies)
+        if proxies:
+            merged.update(proxies)
+        return {
+            "proxies": {k: v for k, v in merged.items() if v is not None},
+            "stream": self.stream if stream is None else stream,
+            "verify": verify,
+            "cert": cert,
+        }
+
+    def send(self, request: PreparedRequest, **kwargs: Any) -> Response:
+        """Send as requests does; a timeout left unset takes the host's or session's default.
+
+        A plain ``HTTPAdapter`` mounted by the user never sees httpkit's ``UNSET`` marker.
+        """
+        if kwargs.get("timeout", UNSET) is UNSET:
+            adapter = self.get_adapter(request.url or "")
+            if isinstance(adapter, HostAdapter):
+                kwargs["timeout"] = UNSET
+            else:
+                timeout = self.defaults.timeout
+                assert not isinstance(timeout, _Unset)
+                kwargs["timeout"] = timeout.as_tuple()
+        if "verify" not in kwargs or "cert" not in kwargs:
+            policy = self.policy_for(request.url or "")
+            if "verify" not in kwargs and not isinstance(policy.verify, _Unset):
+                kwargs["verify"] = policy.verify
+            if "cert" not in kwargs and not isinstance(policy.cert, _Unset):
+                kwargs["cert"] = policy.cert
+        return super().send(request, **kwargs)
+
+    # -- construction from a file -------------------------------------------------------
+
+    @classmethod
+    def from_config(cls, source: str | PathLike[str] | Mapping[str, Any]) -> Session:
+        """Build a session from a TOML file (or an already-parsed mapping).
+
+        The file has a ``[session]`` table and ``[hosts."<target>"]`` tables with the keys
+        of :class:`Session` and :meth:`configure`. Secrets are named by environment
+        variable only (``token_env = "GH_TOKEN"``, ``password_env = "API_PASSWORD"``).
+
+        Raises:
+            ConfigError: naming the file, the table and the key at fault.
+        """
+        from httpkit._config import load_config
+
+        loaded = load_config(source)
+        session = cls(**loaded.session)
+        for name, value in loaded.session_attrs.items():
+            if name == "headers":
+                session.headers.update(value)
+            else:
+                setattr(session, name, value)
+        for target, settings in loaded.hosts:
+            session.configure(target, **settings)
+        return session
+
+
+def _normalize_base_url(base_url: str | None) -> str | None:
+    if base_url is None:
+        return None
+    if not isinstance(base_url, str) or not _ABSOLUTE_URL.match(base_url):
+        raise ConfigError(
+            f"Session(): base_url must be an absolute URL such as 'https://api.example.com/v1', "
+            f"got {base_url!r}"
+        )
+    return base_url if base_url.endswith("/") else base_url + "/"
