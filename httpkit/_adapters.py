@@ -63,7 +63,8 @@ class HostAdapter(HTTPAdapter):
             once, so threads sharing a host never discard connections.
     """
 
-    __attrs__ = [*HTTPAdapter.__attrs__, "policy", "defaults", "pattern", "pool_maxsize"]
+    # requests pickles the attributes this class-level list names.
+    __attrs__ = [*HTTPAdapter.__attrs__, "policy", "defaults", "pattern", "pool_maxsize"]  # noqa: RUF012
 
     policy: HostConfig
     defaults: HostConfig
@@ -127,11 +128,15 @@ class HostAdapter(HTTPAdapter):
 
     def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
         manager = super().proxy_manager_for(proxy, **proxy_kwargs)
-        if self.pool_maxsize is None and not self._pool_block and not proxy.lower().startswith("socks"):
+        if (
+            self.pool_maxsize is None
+            and not self._pool_block
+            and not proxy.lower().startswith("socks")
+        ):
             manager.pool_classes_by_scheme = _GROWING_POOLS
         return manager
 
-    def send(  # type: ignore[override]  # timeout also accepts UNSET and Timeouts
+    def send(
         self,
         request: PreparedRequest,
         stream: bool = False,
@@ -144,7 +149,10 @@ class HostAdapter(HTTPAdapter):
 
         An explicit ``timeout=None`` disables timeouts, as in requests.
         """
-        resolved = self.timeouts.as_tuple() if timeout is UNSET else to_requests_timeout(timeout)
+        # requests' annotations omit urllib3 Timeout objects, which its adapter accepts.
+        resolved: Any = (
+            self.timeouts.as_tuple() if timeout is UNSET else to_requests_timeout(timeout)
+        )
         try:
             return super().send(
                 request, stream=stream, timeout=resolved, verify=verify, cert=cert, proxies=proxies

@@ -1,4 +1,4 @@
-"""Reading ``Session.from_config`` files: TOML with a ``[session]`` and ``[hosts."<target>"]`` tables.
+"""``Session.from_config`` files: TOML with ``[session]`` and ``[hosts."<target>"]`` tables.
 
 Secrets never live in the file: credentials are named by environment variable
 (``token_env``, ``password_env``) and read when the session is built.
@@ -62,7 +62,7 @@ def load_config(source: str | PathLike[str] | Mapping[str, Any]) -> LoadedConfig
     for table in document:
         if table not in ("session", "hosts"):
             raise ConfigError(
-                f"{name}: unknown table [{table}]; a config has [session] and [hosts.\"<target>\"]"
+                f'{name}: unknown table [{table}]; a config has [session] and [hosts."<target>"]'
             )
     loaded = LoadedConfig()
     session_table = _table(document, "session", name, "[session]")
@@ -95,7 +95,7 @@ def _settings(table: Mapping[str, Any], where: str, *, allow: frozenset[str]) ->
         if key in _SECRET_KEYS:
             raise ConfigError(
                 f"{where}: {key}: secrets are not read from config files; name an environment "
-                f"variable instead ({_SECRET_KEYS[key]} = \"MY_VAR\") and export it"
+                f'variable instead ({_SECRET_KEYS[key]} = "MY_VAR") and export it'
             )
         if key in _AUTH_KEYS:
             continue
@@ -122,7 +122,9 @@ def _convert(key: str, value: Any, where: str) -> Any:
     if key == "timeout" and isinstance(value, Mapping):
         unknown = set(value) - {"connect", "read"}
         if unknown:
-            raise ConfigError(f"{where}: timeout: unknown key {sorted(unknown)[0]!r}; use connect, read")
+            raise ConfigError(
+                f"{where}: timeout: unknown key {sorted(unknown)[0]!r}; use connect, read"
+            )
         return (value.get("connect"), value.get("read"))
     if key == "retry" and isinstance(value, Mapping):
         unknown = set(value) - _RETRY_KEYS
@@ -143,7 +145,9 @@ def _convert(key: str, value: Any, where: str) -> Any:
 def _env(where: str, key: str, table: Mapping[str, Any]) -> str:
     variable = table[key]
     if not isinstance(variable, str) or not variable:
-        raise ConfigError(f"{where}: {key}: expected an environment variable name, got {variable!r}")
+        raise ConfigError(
+            f"{where}: {key}: expected an environment variable name, got {variable!r}"
+        )
     value = os.environ.get(variable)
     if not value:
         raise ConfigError(
@@ -170,7 +174,7 @@ def _auth(table: Mapping[str, Any], where: str) -> AuthBase | None:
     if "password_env" in table:
         username = table.get("username")
         if not isinstance(username, str) or not username:
-            raise ConfigError(f"{where}: password_env needs a username = \"...\" beside it")
+            raise ConfigError(f'{where}: password_env needs a username = "..." beside it')
         password = _env(where, "password_env", table)
         if kind == "digest":
             return DigestAuth(username, password)

@@ -70,10 +70,16 @@ class HostPattern:
                 f"host target {target!r} needs a scheme and a host, "
                 f"e.g. 'https://{target.strip().strip('/')}'"
             )
-        if parts.query or parts.fragment or parts.username or parts.password:
+        if parts.username or parts.password:
+            shown = target.replace(parts.netloc, "<redacted>@" + parts.netloc.rpartition("@")[2])
+            raise ConfigError(
+                f"host target {shown!r} holds user info; remove it and pass credentials "
+                "with auth= instead"
+            )
+        if parts.query or parts.fragment:
             raise ConfigError(
                 f"host target {target!r} may hold only scheme, host, port and path; "
-                "remove the query, fragment or user info"
+                "remove the query or fragment"
             )
         wildcard = raw_host.startswith("*.")
         host = raw_host[2:] if wildcard else raw_host
@@ -99,7 +105,11 @@ class HostPattern:
         host = f"[{self.host}]" if ":" in self.host else self.host
         if self.wildcard:
             host = f"*.{host}"
-        port = "" if self.port is None or self.port == DEFAULT_PORTS.get(self.scheme) else f":{self.port}"
+        port = (
+            ""
+            if self.port is None or self.port == DEFAULT_PORTS.get(self.scheme)
+            else f":{self.port}"
+        )
         return f"{self.scheme}://{host}{port}{self.path or '/'}"
 
     @property
@@ -246,7 +256,7 @@ def _check_header_value(where: str, name: object, value: object) -> None:
 def _check_path(where: str, key: str, value: object) -> str:
     if not isinstance(value, str | os.PathLike):
         raise ConfigError(f"{where}: {key}: expected a file path, got {value!r}")
-    return os.fspath(value)  # type: ignore[return-value]  # str | PathLike[str] narrowed above
+    return os.fspath(value)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -259,7 +269,7 @@ class HostConfig:
 
     timeout: Timeouts | _Unset = UNSET
     retry: RetryPolicy | Retry | _Unset = UNSET
-    deadline: float | None | _Unset = UNSET
+    deadline: float | _Unset | None = UNSET
     headers: tuple[tuple[str, str], ...] | _Unset = UNSET
     auth: AuthBase | _Unset = UNSET
     verify: Verify | _Unset = UNSET
@@ -297,10 +307,7 @@ class HostConfig:
             if value is UNSET:
                 continue
             if f.name == "headers":
-                value = {
-                    k: REDACTED if k.lower() in SENSITIVE_HEADERS else v
-                    for k, v in value
-                }
+                value = {k: REDACTED if k.lower() in SENSITIVE_HEADERS else v for k, v in value}
             shown.append(f"{f.name}={value!r}")
         return f"HostConfig({', '.join(shown)})"
 
@@ -322,7 +329,11 @@ def _check_retry(where: str, value: Any) -> RetryPolicy | Retry:
 def _check_deadline(where: str, value: Any) -> float | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < float("inf"):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not 0 < value < float("inf")
+    ):
         raise ConfigError(
             f"{where}: deadline: expected seconds > 0 (a number) or None, got {value!r}"
         )
@@ -373,5 +384,3 @@ _CHECKS: Final[dict[str, Any]] = {
     "verify": _check_verify,
     "cert": _check_cert,
 }
-
-

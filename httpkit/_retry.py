@@ -44,7 +44,7 @@ def _non_negative(name: str, value: object, *, integer: bool = False) -> None:
     if isinstance(value, bool) or not isinstance(value, kind):
         what = "a whole number" if integer else "a number of seconds"
         raise ConfigError(f"RetryPolicy.{name} must be {what}, got {value!r}")
-    if value < 0 or not math.isfinite(value):  # type: ignore[operator]  # checked above
+    if value < 0 or not math.isfinite(value):
         raise ConfigError(f"RetryPolicy.{name} must be >= 0 and finite, got {value!r}")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import re
 from collections.abc import Mapping
+from importlib.metadata import version
 from os import PathLike
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urljoin
@@ -36,11 +37,13 @@ def user_agent_string(application: str | None) -> str:
     """
     from httpkit import __version__
 
-    base = f"httpkit/{__version__} python-requests/{requests.__version__}"
+    base = f"httpkit/{__version__} python-requests/{version('requests')}"
     if application is None:
         return base
-    if not isinstance(application, str) or not application.strip() or any(
-        c in application for c in "\r\n\0"
+    if (
+        not isinstance(application, str)
+        or not application.strip()
+        or any(c in application for c in "\r\n\0")
     ):
         raise ConfigError(
             f"user_agent must be a one-line product token such as 'myapp/1.4', got {application!r}"
@@ -79,7 +82,8 @@ class Session(requests.Session):
     True
     """
 
-    __attrs__ = [
+    # requests pickles the attributes this class-level list names.
+    __attrs__ = [  # noqa: RUF012
         *requests.Session.__attrs__,
         "defaults",
         "base_url",
@@ -112,7 +116,9 @@ class Session(requests.Session):
         if pool_maxsize is not None and (
             isinstance(pool_maxsize, bool) or not isinstance(pool_maxsize, int) or pool_maxsize < 1
         ):
-            raise ConfigError(f"Session(): pool_maxsize must be a positive int or None, got {pool_maxsize!r}")
+            raise ConfigError(
+                f"Session(): pool_maxsize must be a positive int or None, got {pool_maxsize!r}"
+            )
         self.pool_maxsize = pool_maxsize
         self.base_url = _normalize_base_url(base_url)
         self.raise_for_status = bool(raise_for_status)
@@ -204,7 +210,7 @@ class Session(requests.Session):
 
     # -- the request path ---------------------------------------------------------------
 
-    def request(  # type: ignore[override]  # timeout accepts Timeouts and the UNSET sentinel
+    def request(
         self,
         method: str,
         url: str | bytes,
@@ -279,7 +285,7 @@ class Session(requests.Session):
             request.auth = host_auth
         return request
 
-    def merge_environment_settings(  # type: ignore[override]  # verify/cert may be UNSET-free Any
+    def merge_environment_settings(
         self,
         url: str,
         proxies: dict[str, str] | None,
