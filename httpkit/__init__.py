@@ -8,7 +8,7 @@ HostConfig(timeout=Timeouts(connect=10.0, read=10.0), headers={'Accept': 'applic
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
+from importlib import metadata as _metadata
 
 from httpkit._adapters import HostAdapter
 from httpkit._exceptions import AuthError, ConfigError, HttpkitError
@@ -16,21 +16,26 @@ from httpkit._hosts import HostConfig
 from httpkit._retry import RetryHistory, RetryPolicy
 from httpkit._session import Session
 from httpkit._timeouts import Timeouts
+from httpkit.auth import BasicAuth, DigestAuth, OriginBoundAuth, TokenAuth
 
 try:
-    __version__ = version("httpkit")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
+    __version__ = _metadata.version("httpkit")
+except _metadata.PackageNotFoundError:  # pragma: no cover - a source tree, not installed
     __version__ = "0.0.0"
 
 __all__ = [
     "AuthError",
+    "BasicAuth",
     "ConfigError",
+    "DigestAuth",
     "HostAdapter",
     "HostConfig",
     "HttpkitError",
+    "OriginBoundAuth",
     "RetryHistory",
     "RetryPolicy",
     "Session",
     "Timeouts",
+    "TokenAuth",
     "__version__",
 ]

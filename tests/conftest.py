@@ -6,6 +6,9 @@ import os
 
 import pytest
 
+# tests/typing holds code for mypy only; it is never imported or run.
+collect_ignore = ["typing"]
+
 # This machine (and many CI images) set these; tests that need them set them explicitly.
 _ENVIRONMENT_VARIABLES = (
     "REQUESTS_CA_BUNDLE",

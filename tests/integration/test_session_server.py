@@ -25,9 +25,12 @@ def test_handler_slower_than_read_timeout_raises_read_timeout(server: ScriptedSe
 def test_read_timeout_after_retries_is_still_a_timeout(server: ScriptedServer) -> None:
     """requests reports exhausted read retries as ConnectionError; httpkit keeps them timeouts."""
     server.script("/slow", Reply(delay=1.0))
-    with httpkit.Session(
-        timeout=(2, 0.2), retry=httpkit.RetryPolicy(total=1, backoff_factor=0)
-    ) as s, pytest.raises(requests.ReadTimeout) as caught:
+    with (
+        httpkit.Session(
+            timeout=(2, 0.2), retry=httpkit.RetryPolicy(total=1, backoff_factor=0)
+        ) as s,
+        pytest.raises(requests.ReadTimeout) as caught,
+    ):
         s.get(server.url("/slow"))
     assert not isinstance(caught.value, requests.ConnectionError)
     assert len(server.requests_to("/slow")) == 2
