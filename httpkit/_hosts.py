@@ -154,6 +154,16 @@ def split_url(url: str) -> tuple[str, str, int | None, str] | None:
     return scheme, host, port if port is not None else DEFAULT_PORTS.get(scheme), parts.path or "/"
 
 
+def split_host(url: str) -> str | None:
+    """The normalized host of ``url``, or ``None``.
+
+    >>> split_host("https://API.example.com:8443/x")
+    'api.example.com'
+    """
+    parts = split_url(url)
+    return parts[1] if parts is not None else None
+
+
 @dataclass(frozen=True, slots=True)
 class _SchemePrefix:
     """A mount prefix that names only a scheme, such as requests' own ``https://``."""

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import copy
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from contextvars import ContextVar
 from importlib.metadata import version
 from os import PathLike
 from typing import TYPE_CHECKING, Any, Final
@@ -18,7 +18,18 @@ from requests.structures import CaseInsensitiveDict
 from httpkit._adapters import DEFAULT_SESSION_CONFIG, HostAdapter
 from httpkit._environ import ENVIRONMENT_PROXIES, environ_ca_bundle
 from httpkit._exceptions import ConfigError
-from httpkit._hosts import HostConfig, HostPattern, MountTable
+from httpkit._hosts import HostConfig, HostPattern, MountTable, split_host
+from httpkit._redact import sensitive_names
+from httpkit._redirects import (
+    NETRC,
+    NO_AUTH,
+    HeaderBinding,
+    auth_header_names,
+    bind_cookies,
+    bind_jar_cookies,
+    same_origin,
+    strip_credentials,
+)
 from httpkit._retry import DEFAULT_RETRY, RetryArg
 from httpkit._timeouts import DEFAULT_TIMEOUTS, UNSET, TimeoutArg, _Unset
 
@@ -27,6 +38,18 @@ if TYPE_CHECKING:
 
 _ABSOLUTE_URL: Final = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _EMPTY_POLICY: Final = HostConfig()
+
+#: The headers the current call's own ``auth=`` may set, for redirect hops of that call.
+_CALL_AUTH_HEADERS: ContextVar[frozenset[str]] = ContextVar(
+    "httpkit_call_auth_headers", default=frozenset()
+)
+
+
+def _copy_request(request: Request) -> Request:
+    # A shallow copy, so that applying defaults never changes the caller's Request.
+    clone = object.__new__(type(request))
+    clone.__dict__.update(request.__dict__)
+    return clone
 
 
 def user_agent_string(application: str | None) -> str:
@@ -76,6 +99,9 @@ class Session(requests.Session):
         base_url: relative URLs are joined onto it.
         pool_maxsize: connections kept per host; ``None`` keeps as many as are used at once.
         raise_for_status: call ``response.raise_for_status()`` on every final response.
+        sensitive_headers: more header names that carry credentials, on top of
+            ``Authorization``, ``Cookie`` and the usual API-key headers. They are bound to
+            their origin like the others.
 
     >>> with Session(timeout=5, retry=2, user_agent="myapp/1.4") as s:
     ...     s.headers["User-Agent"].startswith("myapp/1.4 httpkit/")
@@ -89,12 +115,15 @@ class Session(requests.Session):
         "base_url",
         "pool_maxsize",
         "raise_for_status",
+        "sensitive_headers",
+        "_header_binding",
     ]
 
     defaults: HostConfig
     base_url: str | None
     pool_maxsize: int | None
     raise_for_status: bool
+    sensitive_headers: frozenset[str]
 
     def __init__(
         self,
@@ -106,6 +135,7 @@ class Session(requests.Session):
         base_url: str | None = None,
         pool_maxsize: int | None = None,
         raise_for_status: bool = False,
+        sensitive_headers: Iterable[str] = (),
     ) -> None:
         super().__init__()
         self._table: MountTable | None = None
@@ -122,6 +152,13 @@ class Session(requests.Session):
         self.pool_maxsize = pool_maxsize
         self.base_url = _normalize_base_url(base_url)
         self.raise_for_status = bool(raise_for_status)
+        if isinstance(sensitive_headers, str):
+            raise ConfigError(
+                "Session(): sensitive_headers must be a collection of header names, "
+                f"got the string {sensitive_headers!r}"
+            )
+        self.sensitive_headers = sensitive_names(sensitive_headers)
+        self._header_binding = HeaderBinding()
         self.headers["User-Agent"] = user_agent_string(user_agent)
         for scheme in ("https://", "http://"):
             self.mount(scheme, self._new_adapter(None, None))
@@ -234,24 +271,28 @@ class Session(requests.Session):
         An omitted ``timeout`` means the host policy's or the session's; ``None`` means no
         timeout. An explicit ``verify`` is used as given, whatever the environment says.
         """
-        response = super().request(
-            method,
-            url,
-            params=params,
-            data=data,
-            headers=headers,
-            cookies=cookies,
-            files=files,
-            auth=auth,
-            timeout=timeout,  # type: ignore[arg-type]  # resolved in send()
-            allow_redirects=allow_redirects,
-            proxies=proxies,
-            hooks=hooks,
-            stream=stream,
-            verify=verify,
-            cert=cert,
-            json=json,
-        )
+        scope = _CALL_AUTH_HEADERS.set(auth_header_names(auth))
+        try:
+            response = super().request(
+                method,
+                url,
+                params=params,
+                data=data,
+                headers=headers,
+                cookies=cookies,
+                files=files,
+                auth=auth,
+                timeout=timeout,  # type: ignore[arg-type]  # UNSET is resolved in send()
+                allow_redirects=allow_redirects,
+                proxies=proxies,
+                hooks=hooks,
+                stream=stream,
+                verify=verify,
+                cert=cert,
+                json=json,
+            )
+        finally:
+            _CALL_AUTH_HEADERS.reset(scope)
         if self.raise_for_status:
             response.raise_for_status()
         return response
@@ -274,30 +315,84 @@ class Session(requests.Session):
         """Prepare as requests does, after joining ``base_url`` and applying the host policy.
 
         Precedence for headers and auth: the request's own > the host policy's > the
-        session's.
+        session's > ``.netrc``; an explicit ``Authorization`` header always beats
+        ``.netrc``. Credentials are bound to their origin (see ``docs/auth.md``): session
+        credential headers go only to the first origin they were sent to, and cookies
+        given without a domain only to the host of their request.
         """
+        request = _copy_request(request)
         url = request.url.decode("utf-8") if isinstance(request.url, bytes) else request.url
         if self.base_url is not None and isinstance(url, str) and not _ABSOLUTE_URL.match(url):
-            request = copy.copy(request)
             request.url = url = urljoin(self.base_url, url.lstrip("/"))
         policy = self.policy_for(url) if isinstance(url, str) else _EMPTY_POLICY
-        if policy is not _EMPTY_POLICY:
-            request = self._apply_policy(request, policy)
-        return super().prepare_request(request)
-
-    def _apply_policy(self, request: Request, policy: HostConfig) -> Request:
-        host_headers = policy.header_dict()
-        host_auth = policy.auth
-        if not host_headers and (isinstance(host_auth, _Unset) or request.auth is not None):
-            return request
-        request = copy.copy(request)
-        if host_headers:
-            merged: CaseInsensitiveDict[Any] = CaseInsensitiveDict(host_headers)
+        policy_headers = policy.header_dict()
+        if policy_headers:
+            merged: CaseInsensitiveDict[Any] = CaseInsensitiveDict(policy_headers)
             merged.update(request.headers or {})
             request.headers = merged
-        if request.auth is None and not isinstance(host_auth, _Unset):
-            request.auth = host_auth
-        return request
+        host = split_host(url) if isinstance(url, str) else None
+        if host is not None:
+            bound = bind_cookies(request.cookies, host)
+            if bound is not None:
+                request.cookies = bound
+            bind_jar_cookies(self.cookies, host)
+        if request.auth is None:
+            if not isinstance(policy.auth, _Unset):
+                request.auth = policy.auth
+            elif self.auth is None:
+                request.auth = self._netrc_auth(request, host)
+        prepared = super().prepare_request(request)
+        self._scope_session_headers(prepared, request)
+        return prepared
+
+    def _netrc_auth(self, request: Request, host: str | None) -> Any:
+        """``.netrc`` credentials for ``host``, unless an explicit Authorization header wins."""
+        if not self.trust_env or "Authorization" in self.headers:
+            return NO_AUTH
+        if request.headers and "Authorization" in CaseInsensitiveDict(request.headers):
+            return NO_AUTH
+        return NETRC.credentials(host) or NO_AUTH
+
+    def _scope_session_headers(self, prepared: PreparedRequest, request: Request) -> None:
+        """Drop session-level credential headers that belong to another origin."""
+        own = request.headers or {}
+        for name in self.headers:
+            if name.lower() not in self.sensitive_headers or name in own:
+                continue
+            if name in prepared.headers and not self._header_binding.permits(
+                name, prepared.url or ""
+            ):
+                del prepared.headers[name]
+
+    def rebuild_auth(self, prepared_request: PreparedRequest, response: Response) -> None:
+        """Before a redirect hop: strip every credential unless the origin stays the same.
+
+        Unlike requests, which strips only ``Authorization`` (and keeps it from http to
+        https), any change of scheme, host or port removes ``Authorization``, ``Cookie``
+        headers set by hand, API-key headers, ``sensitive_headers`` and every header an auth
+        plugin set. The new origin then gets its own host policy's auth, or its ``.netrc``
+        entry when no ``Authorization`` is left.
+        """
+        new_url = prepared_request.url or ""
+        old_url = (response.request.url if response.request is not None else None) or ""
+        if not same_origin(old_url, new_url):
+            strip_credentials(prepared_request.headers, self._credential_names())
+            policy = self.policy_for(new_url)
+            if not isinstance(policy.auth, _Unset):
+                prepared_request.prepare_auth(policy.auth, new_url)
+                return
+        if self.trust_env and "Authorization" not in prepared_request.headers:
+            found = NETRC.credentials(split_host(new_url))
+            if found is not None:
+                prepared_request.prepare_auth(found)
+
+    def _credential_names(self) -> frozenset[str]:
+        """Every header name that may carry a credential in this session's requests."""
+        names = self.sensitive_headers | auth_header_names(self.auth) | _CALL_AUTH_HEADERS.get()
+        for adapter in self.adapters.values():
+            if isinstance(adapter, HostAdapter) and not isinstance(adapter.policy.auth, _Unset):
+                names |= auth_header_names(adapter.policy.auth)
+        return names
 
     def merge_environment_settings(
         self,

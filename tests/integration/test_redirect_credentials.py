@@ -1,0 +1,179 @@
+"""No credential crosses to another origin on a redirect (127.0.0.1 -> 127.0.0.2)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+import httpkit
+from tests.integration.servers import Reply, ScriptedServer
+
+REDIRECTS = [301, 302, 303, 307, 308]
+SECRET = "s3cret-value"
+DIGEST_CHALLENGE = ("WWW-Authenticate", 'Digest realm="r", nonce="n0nce", qop="auth"')
+
+
+def redirect_to(target: str) -> Callable[[int], Reply]:
+    return lambda status: Reply(status, b"", [("Location", target)])
+
+
+def credential_headers(received: Any) -> dict[str, str]:
+    leaked = {}
+    for name, value in received.headers.items():
+        if SECRET in value or name.lower() in {"authorization", "cookie", "x-api-key"}:
+            leaked[name] = value
+    return leaked
+
+
+# Each case: how the call carries a credential, as (session setup, call kwargs).
+CASES: dict[str, Callable[[httpkit.Session], dict[str, Any]]] = {
+    "basic": lambda s: {"auth": httpkit.BasicAuth("user", SECRET)},
+    "basic-tuple": lambda s: {"auth": ("user", SECRET)},
+    "bearer-token": lambda s: {"auth": httpkit.TokenAuth(SECRET)},
+    "token-custom-header": lambda s: {
+        "auth": httpkit.TokenAuth(SECRET, header="PRIVATE-TOKEN", scheme=None)
+    },
+    "session-x-api-key": lambda s: (s.headers.update({"X-Api-Key": SECRET}), {})[1],
+    "session-auth": lambda s: (setattr(s, "auth", httpkit.TokenAuth(SECRET)), {})[1],
+    "call-authorization-header": lambda s: {"headers": {"Authorization": f"Bearer {SECRET}"}},
+    "call-cookies": lambda s: {"cookies": {"session": SECRET}},
+    "session-jar-cookie": lambda s: (s.cookies.set("session", SECRET), {})[1],
+    "sensitive-headers-option": lambda s: {"headers": {"X-Custom-Secret": SECRET}},
+}
+
+
+@pytest.mark.parametrize("status", REDIRECTS)
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_cross_origin_redirect_delivers_no_credential(
+    server: ScriptedServer, server2: ScriptedServer, status: int, case: str
+) -> None:
+    server.script("/start", redirect_to(server2.url("/landing"))(status))
+    with httpkit.Session(retry=False, sensitive_headers={"X-Custom-Secret"}) as s:
+        kwargs = CASES[case](s)
+        response = s.post(server.url("/start"), data=b"body", **kwargs)
+    assert response.status_code == 200
+    (first,) = server.requests_to("/start")
+    assert SECRET in str(first.headers) or case.startswith("basic"), "the origin got it"
+    (landed,) = server2.requests_to("/landing")
+    assert credential_headers(landed) == {}
+    assert SECRET not in str(landed.headers)
+
+
+@pytest.mark.parametrize("status", REDIRECTS)
+def test_digest_is_not_answered_for_another_origin(
+    server: ScriptedServer, server2: ScriptedServer, status: int
+) -> None:
+    server.script(
+        "/start", Reply(401, b"", [DIGEST_CHALLENGE]), redirect_to(server2.url("/x"))(status)
+    )
+    server2.script("/x", Reply(401, b"", [DIGEST_CHALLENGE]))
+    with httpkit.Session(retry=False) as s:
+        response = s.get(server.url("/start"), auth=httpkit.DigestAuth("user", SECRET))
+    assert response.status_code == 401
+    assert "Authorization" in server.requests_to("/start")[1].headers
+    (landed,) = server2.requests_to("/x")  # challenged once, never answered
+    assert "Authorization" not in landed.headers
+
+
+@pytest.mark.parametrize("status", REDIRECTS)
+def test_harmless_headers_and_same_origin_credentials_follow(
+    server: ScriptedServer, status: int
+) -> None:
+    server.script("/start", redirect_to(server.url("/next"))(status))
+    with httpkit.Session(retry=False) as s:
+        s.headers["X-Api-Key"] = SECRET
+        s.get(
+            server.url("/start"),
+            headers={"X-Request-Id": "abc", "Authorization": f"Bearer {SECRET}"},
+            cookies={"session": SECRET},
+        )
+    (landed,) = server.requests_to("/next")
+    assert landed.headers["X-Request-Id"] == "abc"
+    assert landed.headers["Authorization"] == f"Bearer {SECRET}"
+    assert landed.headers["X-Api-Key"] == SECRET
+    assert landed.headers["Cookie"] == f"session={SECRET}"
+
+
+def test_harmless_header_follows_to_another_origin(
+    server: ScriptedServer, server2: ScriptedServer
+) -> None:
+    server.script("/start", redirect_to(server2.url("/landing"))(302))
+    with httpkit.Session(retry=False) as s:
+        s.get(server.url("/start"), headers={"X-Request-Id": "abc"})
+    assert server2.requests_to("/landing")[0].headers["X-Request-Id"] == "abc"
+
+
+def test_the_new_origin_gets_its_own_policy_auth(
+    server: ScriptedServer, server2: ScriptedServer
+) -> None:
+    server.script("/start", redirect_to(server2.url("/landing"))(302))
+    with httpkit.Session(retry=False) as s:
+        s.configure(server.origin, auth=httpkit.TokenAuth("token-one"))
+        s.configure(server2.origin, auth=httpkit.TokenAuth("token-two"))
+        s.get(server.url("/start"))
+    assert server.requests_to("/start")[0].headers["Authorization"] == "Bearer token-one"
+    assert server2.requests_to("/landing")[0].headers["Authorization"] == "Bearer token-two"
+
+
+def test_session_credential_header_is_bound_to_its_first_origin(
+    server: ScriptedServer, server2: ScriptedServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    with httpkit.Session(retry=False) as s:
+        s.headers["X-Api-Key"] = SECRET
+        s.get(server.url("/"))
+        s.get(server2.url("/"))
+        s.get(server.url("/again"))
+    assert server.requests_to("/")[0].headers["X-Api-Key"] == SECRET
+    assert server.requests_to("/again")[0].headers["X-Api-Key"] == SECRET
+    assert "X-Api-Key" not in server2.requests_to("/")[0].headers
+    assert "not sending the session header X-Api-Key to http://127.0.0.2" in caplog.text
+    assert SECRET not in caplog.text
+
+
+def test_plugin_bound_to_first_origin_sends_nothing_elsewhere(
+    server: ScriptedServer, server2: ScriptedServer
+) -> None:
+    token = httpkit.TokenAuth(SECRET)
+    with httpkit.Session(retry=False) as s:
+        s.get(server.url("/"), auth=token)
+        s.get(server2.url("/"), auth=token)
+    assert "Authorization" in server.requests_to("/")[0].headers
+    assert "Authorization" not in server2.requests_to("/")[0].headers
+
+
+@pytest.fixture
+def netrc_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "netrc"
+    path.write_text(
+        "machine 127.0.0.1 login one password netrc-one\n"
+        "machine 127.0.0.2 login two password netrc-two\n"
+    )
+    path.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(path))
+    return path
+
+
+@pytest.mark.usefixtures("netrc_file")
+def test_netrc_credentials_stay_with_their_host(
+    server: ScriptedServer, server2: ScriptedServer
+) -> None:
+    server.script("/start", redirect_to(server2.url("/landing"))(302))
+    with httpkit.Session(retry=False) as s:
+        s.get(server.url("/start"))
+    one = requests.auth._basic_auth_str("one", "netrc-one")
+    two = requests.auth._basic_auth_str("two", "netrc-two")
+    assert server.requests_to("/start")[0].headers["Authorization"] == one
+    assert server2.requests_to("/landing")[0].headers["Authorization"] == two
+
+
+@pytest.mark.usefixtures("netrc_file")
+def test_explicit_authorization_beats_netrc_on_every_hop(server: ScriptedServer) -> None:
+    server.script("/start", redirect_to(server.url("/next"))(302))
+    with httpkit.Session(retry=False) as s:
+        s.get(server.url("/start"), headers={"Authorization": "Bearer explicit"})
+    assert server.requests_to("/start")[0].headers["Authorization"] == "Bearer explicit"
+    assert server.requests_to("/next")[0].headers["Authorization"] == "Bearer explicit"
