@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Final, TypeAlias
 from urllib.parse import urlsplit
 
@@ -136,6 +137,7 @@ class HostPattern:
         return parts is not None and self.matches(*parts)
 
 
+@lru_cache(maxsize=1024)
 def split_url(url: str) -> tuple[str, str, int | None, str] | None:
     """Normalized ``(scheme, host, port, path)`` of a URL, or ``None`` if it has no host."""
     try:

@@ -144,12 +144,22 @@ class NetrcCache:
 
     def __init__(self) -> None:
         self._parsed: dict[str, tuple[tuple[int, int], netrc.netrc | None]] = {}
+        self._paths_for: dict[tuple[str | None, str | None], tuple[str, ...]] = {}
 
     def _paths(self) -> Iterable[str]:
-        configured = os.environ.get("NETRC")
-        if configured:
-            return (os.path.expanduser(configured),)
-        return (os.path.expanduser("~/.netrc"), os.path.expanduser("~/_netrc"))
+        # Expanding "~" costs more than the stat that follows; the result depends only on
+        # NETRC and HOME. Files are still looked for on every call, so a .netrc created
+        # while the session runs is found.
+        environ = os.environ
+        key = (environ.get("NETRC"), environ.get("HOME"))
+        paths = self._paths_for.get(key)
+        if paths is None:
+            if key[0]:
+                paths = (os.path.expanduser(key[0]),)
+            else:
+                paths = (os.path.expanduser("~/.netrc"), os.path.expanduser("~/_netrc"))
+            self._paths_for[key] = paths
+        return paths
 
     def credentials(self, host: str | None) -> tuple[str, str] | None:
         """``(login, password)`` for ``host`` from the first netrc file that exists."""

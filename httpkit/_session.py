@@ -330,6 +330,13 @@ class Session(requests.Session):
             merged: CaseInsensitiveDict[Any] = CaseInsensitiveDict(policy_headers)
             merged.update(request.headers or {})
             request.headers = merged
+        # requests merges an empty per-call mapping with the session's at some cost
+        # (runtime Protocol checks, a new dict); None makes it take the session's as is.
+        # Session headers set to None (requests' way to suppress one) need the merge.
+        if not request.headers and None not in self.headers.values():
+            request.headers = None
+        if not request.params:
+            request.params = None
         host = split_host(url) if isinstance(url, str) else None
         if host is not None:
             bound = bind_cookies(request.cookies, host)

@@ -376,3 +376,42 @@ def test_pickle_round_trip_keeps_defaults_policies_and_attributes(mocked: Any) -
     other = restored.get_adapter("https://other.test/")
     assert isinstance(other, HostAdapter)
     assert other.max_retries.total == 4
+
+
+def test_session_header_set_to_none_is_suppressed_as_in_requests(mocked: Any) -> None:
+    s = httpkit.Session()
+    s.headers["Accept-Encoding"] = None  # type: ignore[assignment]  # requests' idiom
+    s.get(URL)
+    assert "Accept-Encoding" not in mocked.calls[-1].request.headers
+    s.get(URL, headers={"X-Call": "1"}, params={"a": "b"})
+    assert "Accept-Encoding" not in mocked.calls[-1].request.headers
+
+
+def test_prepare_request_leaves_the_callers_request_alone(mocked: Any) -> None:
+    s = httpkit.Session(base_url="https://api.example.com/")
+    s.configure("https://api.example.com", headers={"X-P": "1"}, auth=("u", "p"))
+    request = requests.Request("GET", "items", cookies={"c": "v"})
+    prepared = s.prepare_request(request)
+    assert prepared.url == URL
+    assert prepared.headers["X-P"] == "1"
+    assert (request.url, request.headers, request.auth) == ("items", {}, None)
+    assert request.cookies == {"c": "v"}
+
+
+def test_netrc_created_during_the_session_is_used(
+    mocked: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "netrc"
+    monkeypatch.setenv("NETRC", str(path))
+    s = httpkit.Session()
+    s.get(URL)
+    assert "Authorization" not in mocked.calls[-1].request.headers
+    path.write_text("machine api.example.com login u password p\n")
+    path.chmod(0o600)
+    s.get(URL)
+    assert mocked.calls[-1].request.headers["Authorization"] == requests.auth._basic_auth_str(
+        "u", "p"
+    )
+    s.trust_env = False
+    s.get(URL)
+    assert "Authorization" not in mocked.calls[-1].request.headers
