@@ -334,7 +334,7 @@ class Session(requests.Session):
         # (runtime Protocol checks, a new dict); None makes it take the session's as is.
         # Session headers set to None (requests' way to suppress one) need the merge.
         if not request.headers and None not in self.headers.values():
-            request.headers = None
+            request.headers = None  # type: ignore[assignment]  # merge_setting() takes None
         if not request.params:
             request.params = None
         host = split_host(url) if isinstance(url, str) else None
