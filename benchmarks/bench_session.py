@@ -61,6 +61,8 @@ def make_contenders(url: str) -> dict[str, Callable[[], object]]:
     by_hand.mount("https://", adapter)
 
     kit = httpkit.Session()
+    # The same session without a deadline: the difference is what the deadline costs.
+    kit_no_deadline = httpkit.Session(deadline=None)
     pool = urllib3.PoolManager()
 
     def check(response: Any) -> Any:
@@ -71,6 +73,7 @@ def make_contenders(url: str) -> dict[str, Callable[[], object]]:
         BASELINE: lambda: check(plain.get(url)),
         "requests+Retry+timeout": lambda: check(by_hand.get(url, timeout=(3.05, 30))),
         "httpkit": lambda: check(kit.get(url)),
+        "httpkit deadline=None": lambda: check(kit_no_deadline.get(url)),
         "urllib3 (floor)": lambda: pool.request("GET", url).status == 200 or 1 / 0,
     }
 

@@ -11,11 +11,19 @@ from __future__ import annotations
 from importlib import metadata as _metadata
 
 from httpkit._adapters import HostAdapter
-from httpkit._exceptions import AuthError, ConfigError, HttpkitError
+from httpkit._exceptions import (
+    AuthError,
+    ConfigError,
+    DeadlineExceeded,
+    HttpkitError,
+    RetryAfterTooLong,
+    UnreplayableBody,
+)
 from httpkit._hosts import HostConfig
 from httpkit._retry import RetryHistory, RetryPolicy
 from httpkit._session import Session
 from httpkit._timeouts import Timeouts
+from httpkit._tls import InsecureRequestWarning
 from httpkit.auth import BasicAuth, DigestAuth, OriginBoundAuth, TokenAuth
 
 try:
@@ -27,15 +35,19 @@ __all__ = [
     "AuthError",
     "BasicAuth",
     "ConfigError",
+    "DeadlineExceeded",
     "DigestAuth",
     "HostAdapter",
     "HostConfig",
     "HttpkitError",
+    "InsecureRequestWarning",
     "OriginBoundAuth",
+    "RetryAfterTooLong",
     "RetryHistory",
     "RetryPolicy",
     "Session",
     "Timeouts",
     "TokenAuth",
+    "UnreplayableBody",
     "__version__",
 ]

@@ -3,16 +3,34 @@
 from __future__ import annotations
 
 import queue
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Final
 
 import requests
 from requests.adapters import DEFAULT_POOLBLOCK, DEFAULT_POOLSIZE, HTTPAdapter
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-from urllib3.exceptions import MaxRetryError, ReadTimeoutError
+from urllib3.exceptions import MaxRetryError, ProtocolError, ReadTimeoutError
+from urllib3.util import Timeout as Urllib3Timeout
 
+from httpkit._deadline import (
+    ACTIVE_CALL,
+    Call,
+    DeadlineTimeout,
+    WatchedHTTPConnectionPool,
+    WatchedHTTPSConnectionPool,
+    deadline_exceeded,
+)
+from httpkit._exceptions import HttpkitError, RetryAfterTooLong
 from httpkit._hosts import HostConfig, HostPattern
-from httpkit._retry import DEFAULT_RETRY, RetryHistory, RetryPolicy, to_urllib3
+from httpkit._retry import (
+    BODY_REPLAYABLE,
+    DEFAULT_RETRY,
+    RetryHistory,
+    RetryPolicy,
+    body_replayable,
+    to_urllib3,
+)
 from httpkit._timeouts import DEFAULT_TIMEOUTS, UNSET, Timeouts, _Unset, to_requests_timeout
+from httpkit._tls import AdapterTLS, checked_pool_class, prepare_pool
 
 if TYPE_CHECKING:
     from requests import PreparedRequest, Response
@@ -36,15 +54,25 @@ class _UnboundedLifoQueue(queue.LifoQueue):  # type: ignore[type-arg]  # holds c
         super().__init__(0)
 
 
-class _GrowingHTTPConnectionPool(HTTPConnectionPool):
+class _GrowingHTTPConnectionPool(WatchedHTTPConnectionPool):
     QueueCls = _UnboundedLifoQueue
 
 
-class _GrowingHTTPSConnectionPool(HTTPSConnectionPool):
+class _GrowingHTTPSConnectionPool(WatchedHTTPSConnectionPool):
     QueueCls = _UnboundedLifoQueue
 
 
+# Every pool's connections register with the deadline watchdog; pools of
+# pool_maxsize=None also grow instead of discarding connections.
 _GROWING_POOLS: Final = {"http": _GrowingHTTPConnectionPool, "https": _GrowingHTTPSConnectionPool}
+_FIXED_POOLS: Final = {"http": WatchedHTTPConnectionPool, "https": WatchedHTTPSConnectionPool}
+
+#: The retry state to resume with, when a send continues a retry sequence after a body
+#: broke off mid-way; ``None``: the policy's own ``Retry``.
+_RESUMED_RETRY: ContextVar[Any] = ContextVar("httpkit_resumed_retry", default=None)
+
+#: Errors from reading a buffered body that another attempt may cure.
+_BODY_ERRORS: Final = (requests.exceptions.ChunkedEncodingError, requests.ConnectionError)
 
 
 class HostAdapter(HTTPAdapter):
@@ -73,6 +101,8 @@ class HostAdapter(HTTPAdapter):
     timeouts: Timeouts
     retry: RetryPolicy | Retry
     deadline: float | None
+    _max_retries: Retry
+    _tls: AdapterTLS
 
     def __init__(
         self,
@@ -109,6 +139,16 @@ class HostAdapter(HTTPAdapter):
         self.deadline = pick("deadline")
         self.max_retries = to_urllib3(self.retry)
 
+    @property
+    def max_retries(self) -> Retry:
+        """The policy's ``urllib3.Retry``, or the state of a retry sequence being resumed."""
+        resumed: Retry | None = _RESUMED_RETRY.get()
+        return resumed if resumed is not None else self._max_retries
+
+    @max_retries.setter
+    def max_retries(self, value: Retry) -> None:
+        self._max_retries = value
+
     def update(self, policy: HostConfig) -> None:
         """Replace this adapter's policy in place; pooled connections stay open."""
         self.policy = policy
@@ -123,17 +163,51 @@ class HostAdapter(HTTPAdapter):
         self, connections: int, maxsize: int, block: bool = DEFAULT_POOLBLOCK, **pool_kwargs: Any
     ) -> None:
         super().init_poolmanager(connections, maxsize, block=block, **pool_kwargs)
-        if self.pool_maxsize is None and not block:
-            self.poolmanager.pool_classes_by_scheme = _GROWING_POOLS
+        self.poolmanager.pool_classes_by_scheme = self._pool_classes()
+        # TLS: pools check pins and stop certificate failures from being retried; the
+        # per-adapter TLS state is rebuilt here, also after unpickling.
+        classes = self.poolmanager.pool_classes_by_scheme
+        self.poolmanager.pool_classes_by_scheme = {
+            **classes,
+            "https": checked_pool_class(classes["https"]),
+        }
+        self._tls = AdapterTLS()
+
+    def _pool_classes(self) -> dict[str, type]:
+        growing = self.pool_maxsize is None and not self._pool_block
+        return _GROWING_POOLS if growing else _FIXED_POOLS
+
+    def build_connection_pool_key_attributes(
+        self, request: PreparedRequest, verify: Any, cert: Any = None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Key HTTPS pools by one shared ``SSLContext`` per distinct TLS configuration.
+
+        The context carries the CA source, minimum version, client certificate and pins,
+        so connections made with ``verify=False`` (or another CA) never serve a request
+        with other settings. ``verify=False`` warns once per host.
+        """
+        host_params, pool_kwargs = super().build_connection_pool_key_attributes(
+            request, verify, cert
+        )
+        if host_params.get("scheme") != "https":
+            return host_params, pool_kwargs
+        context, config = self._tls.context_for(verify, cert, self.policy, self.defaults)
+        if not config.verify:
+            self._tls.warn_unverified(str(host_params.get("host")))
+        return host_params, {
+            "ssl_context": context,
+            "cert_reqs": "CERT_REQUIRED" if config.verify else "CERT_NONE",
+        }
+
+    def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
+        """Leave an httpkit context as it is; urllib3 would reload its files per connection."""
+        if prepare_pool(conn) is None:
+            super().cert_verify(conn, url, verify, cert)
 
     def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
         manager = super().proxy_manager_for(proxy, **proxy_kwargs)
-        if (
-            self.pool_maxsize is None
-            and not self._pool_block
-            and not proxy.lower().startswith("socks")
-        ):
-            manager.pool_classes_by_scheme = _GROWING_POOLS
+        if not proxy.lower().startswith("socks"):
+            manager.pool_classes_by_scheme = self._pool_classes()
         return manager
 
     def send(
@@ -147,25 +221,145 @@ class HostAdapter(HTTPAdapter):
     ) -> Response:
         """Send with this policy's timeouts when the caller gave none (``UNSET``).
 
-        An explicit ``timeout=None`` disables timeouts, as in requests.
+        An explicit ``timeout=None`` disables timeouts, as in requests. Within a call that
+        has a deadline, every attempt's timeouts shrink to what is left of it. With
+        ``stream=False``, the body of a retryable request is read here, so that a
+        connection that breaks off mid-body is retried like any read error.
         """
+        call = ACTIVE_CALL.get()
         # requests' annotations omit urllib3 Timeout objects, which its adapter accepts.
         resolved: Any = (
             self.timeouts.as_tuple() if timeout is UNSET else to_requests_timeout(timeout)
         )
+        if call is not None and not isinstance(resolved, Urllib3Timeout):
+            connect, read = resolved if isinstance(resolved, tuple) else (resolved, resolved)
+            resolved = DeadlineTimeout(call, connect=connect, read=read)
+        token = BODY_REPLAYABLE.set(body_replayable(request))
         try:
-            return super().send(
-                request, stream=stream, timeout=resolved, verify=verify, cert=cert, proxies=proxies
+            return self._send(request, stream, resolved, verify, cert, proxies, call)
+        finally:
+            BODY_REPLAYABLE.reset(token)
+
+    def _send(
+        self,
+        request: PreparedRequest,
+        stream: bool,
+        timeout: Any,
+        verify: Any,
+        cert: Any,
+        proxies: dict[str, str] | None,
+        call: Call | None,
+    ) -> Response:
+        method = (request.method or "GET").upper()
+        buffered = not stream and method in (
+            getattr(self.max_retries, "allowed_methods", None) or ()
+        )
+        resumed = None
+        while True:
+            token = _RESUMED_RETRY.set(resumed)
+            try:
+                response = super().send(
+                    request,
+                    stream=stream,
+                    timeout=timeout,
+                    verify=verify,
+                    cert=cert,
+                    proxies=proxies,
+                )
+            except requests.RequestException as exc:
+                raise self._translate(exc, request, call) from exc
+            finally:
+                _RESUMED_RETRY.reset(token)
+            if stream and isinstance(timeout, DeadlineTimeout):
+                _restore_read_timeout(response, timeout.configured[1])
+            if not buffered:
+                return response
+            try:
+                response.content  # noqa: B018 - read the body while another attempt can help
+            except _BODY_ERRORS as exc:
+                resumed = self._retry_broken_body(response, request, exc, call)
+                continue
+            return response
+
+    def _retry_broken_body(
+        self,
+        response: Response,
+        request: PreparedRequest,
+        exc: requests.RequestException,
+        call: Call | None,
+    ) -> Retry:
+        """The retry state for another attempt after the body broke off; raise if none."""
+        response.close()
+        if call is not None and call.remaining() <= 0:
+            raise self._translate(exc, request, call) from exc
+        retry: Retry = getattr(response.raw, "retries", None) or self.max_retries
+        try:
+            retry = retry.increment(
+                request.method, request.path_url, error=ProtocolError("body broke off", exc)
             )
-        except requests.ConnectionError as exc:
-            # requests reports read timeouts that exhausted the retries as ConnectionError;
-            # they are timeouts, and callers catching requests.Timeout expect them.
-            cause = exc.args[0] if exc.args else None
-            if isinstance(cause, MaxRetryError) and isinstance(cause.reason, ReadTimeoutError):
-                raise requests.ReadTimeout(cause, request=request) from exc
+            retry.sleep()
+        except HttpkitError:
             raise
+        except Exception:
+            raise exc from None  # no retries left: the read error as requests reports it
+        return retry
+
+    def _translate(
+        self, exc: requests.RequestException, request: PreparedRequest, call: Call | None
+    ) -> Exception:
+        """The error a caller should see for ``exc``.
+
+        requests wraps every ``OSError`` raised inside urllib3 (httpkit's own errors among
+        them) in ``ConnectionError``, and reports read timeouts that used up their retries
+        as ``ConnectionError`` too; both are undone here. Past the call's deadline, any
+        failure is a :class:`DeadlineExceeded`.
+        """
+        cause = exc.args[0] if exc.args else None
+        if isinstance(cause, HttpkitError):
+            if isinstance(cause, requests.RequestException):
+                cause.request = request
+            if isinstance(cause, RetryAfterTooLong) and cause.response is not None:
+                cause.response = self.build_response(request, cause.response)
+            return cause
+        if isinstance(exc, HttpkitError):
+            return exc
+        if call is not None and call.remaining() <= 0:
+            return deadline_exceeded(call.seconds, request)
+        if isinstance(cause, MaxRetryError):
+            if isinstance(cause.reason, ReadTimeoutError):
+                return requests.ReadTimeout(cause, request=request)
+            attempts = getattr(cause, "attempts", None)
+            if attempts is not None and type(exc) in (
+                requests.ConnectionError,
+                requests.ConnectTimeout,
+            ):
+                return type(exc)(
+                    f"{request.method} {_safe_url(request.url)} failed after {attempts} "
+                    f"attempts; last error: {cause.reason}",
+                    request=request,
+                )
+        return exc
 
     def build_response(self, req: PreparedRequest, resp: Any) -> Response:
+        """Build the response as requests does, with ``response.retries`` added."""
         response = super().build_response(req, resp)
         response.retries = RetryHistory.from_urllib3(getattr(resp, "retries", None))  # type: ignore[attr-defined]  # httpkit's addition
         return response
+
+
+def _restore_read_timeout(response: Response, read: Any) -> None:
+    """Give a streamed response's socket its own read timeout back.
+
+    The deadline covers a streamed call up to the response headers; the body is read later,
+    by the caller, under the configured read timeout rather than what was left of the
+    deadline when the headers arrived.
+    """
+    connection = getattr(response.raw, "connection", None)
+    sock = getattr(connection, "sock", None)
+    if sock is not None:
+        sock.settimeout(read if isinstance(read, int | float) else None)
+
+
+def _safe_url(url: str | None) -> str:
+    """The URL without its query string, which may hold credentials."""
+    return (url or "").split("?", 1)[0]

@@ -29,7 +29,15 @@ _POLICY_KEYS: Final = frozenset({"timeout", "retry", "deadline", "headers", "ver
 _AUTH_KEYS: Final = frozenset(
     {"auth", "username", "password_env", "token_env", "token_header", "token_scheme"}
 )
-_SECRET_KEYS: Final = {"password": "password_env", "token": "token_env"}
+_SECRET_KEYS: Final = {
+    "password": "password_env",
+    "token": "token_env",
+    "key_password": "cert_password_env",
+}
+#: TLS keys: the session's go to ``Session(...)``; a host's key password is read from the
+#: environment variable ``cert_password_env`` names.
+_TLS_SESSION_KEYS: Final = frozenset({"trust", "min_tls"})
+_TLS_HOST_KEYS: Final = frozenset({"trust", "min_tls", "pins", "cert_password_env"})
 _RETRY_KEYS: Final = frozenset(f.name for f in fields(RetryPolicy) if f.init)
 
 
@@ -67,8 +75,10 @@ def load_config(source: str | PathLike[str] | Mapping[str, Any]) -> LoadedConfig
     loaded = LoadedConfig()
     session_table = _table(document, "session", name, "[session]")
     where = f"{name} [session]"
-    settings = _settings(session_table, where, allow=_POLICY_KEYS | _SESSION_ONLY)
-    for key in ("timeout", "retry", "deadline", *_SESSION_ONLY):
+    settings = _settings(
+        session_table, where, allow=_POLICY_KEYS | _SESSION_ONLY | _TLS_SESSION_KEYS
+    )
+    for key in ("timeout", "retry", "deadline", *_SESSION_ONLY, *sorted(_TLS_SESSION_KEYS)):
         if key in settings:
             loaded.session[key] = settings.pop(key)
     # verify, cert, headers and auth are requests.Session attributes.
@@ -78,7 +88,7 @@ def load_config(source: str | PathLike[str] | Mapping[str, Any]) -> LoadedConfig
         where = f'{name} [hosts."{target}"]'
         if not isinstance(table, Mapping):
             raise ConfigError(f"{where}: expected a table of settings, got {table!r}")
-        loaded.hosts.append((target, _settings(table, where, allow=_POLICY_KEYS)))
+        loaded.hosts.append((target, _settings(table, where, allow=_POLICY_KEYS | _TLS_HOST_KEYS)))
     return loaded
 
 
@@ -106,6 +116,8 @@ def _settings(table: Mapping[str, Any], where: str, *, allow: frozenset[str]) ->
     auth = _auth(table, where)
     if auth is not None:
         settings["auth"] = auth
+    if settings.pop("cert_password_env", None) is not None:
+        settings["key_password"] = _env(where, "cert_password_env", table)
     # Validate every value now so the error names the file and table.
     HostConfig.from_settings(
         {k: v for k, v in settings.items() if k not in _SESSION_ONLY}, where=where

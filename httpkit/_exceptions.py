@@ -5,8 +5,11 @@ from the matching requests exception, so ``except requests.RequestException`` ke
 working::
 
     HttpkitError
-     ├─ ConfigError(HttpkitError, ValueError)                  bad settings, config files
-     └─ AuthError(HttpkitError, requests.RequestException)     an auth flow that cannot go on
+     ├─ ConfigError(HttpkitError, ValueError)                     bad settings, config files
+     ├─ AuthError(HttpkitError, requests.RequestException)        an auth flow cannot go on
+     ├─ DeadlineExceeded(HttpkitError, requests.Timeout)          the call's deadline passed
+     ├─ RetryAfterTooLong(HttpkitError, requests.RetryError)      the server asks to wait too long
+     └─ UnreplayableBody(HttpkitError, requests.RequestException) a body that cannot be re-sent
 
 Errors that requests and urllib3 already name well (``ConnectionError``, ``ReadTimeout``,
 ``SSLError``) propagate as they are.
@@ -14,9 +17,19 @@ Errors that requests and urllib3 already name well (``ConnectionError``, ``ReadT
 
 from __future__ import annotations
 
-import requests
+from typing import Any
 
-__all__ = ["AuthError", "ConfigError", "HttpkitError"]
+import requests
+from requests.exceptions import RetryError
+
+__all__ = [
+    "AuthError",
+    "ConfigError",
+    "DeadlineExceeded",
+    "HttpkitError",
+    "RetryAfterTooLong",
+    "UnreplayableBody",
+]
 
 
 class HttpkitError(Exception):
@@ -33,3 +46,56 @@ class ConfigError(HttpkitError, ValueError):
 
 class AuthError(HttpkitError, requests.RequestException):
     """An authentication flow cannot go on: a malformed challenge, a failed token fetch."""
+
+
+class DeadlineExceeded(HttpkitError, requests.Timeout):
+    """The call's wall-clock deadline passed: connecting, waiting, retrying or reading.
+
+    Attributes:
+        deadline: the budget, in seconds, that the call had.
+    """
+
+    def __init__(self, *args: Any, deadline: float | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.deadline = deadline
+
+    def __reduce__(self) -> Any:
+        return (_rebuild, (type(self), self.args, self.__dict__))
+
+
+class RetryAfterTooLong(HttpkitError, RetryError):
+    """The server asked to retry later than ``RetryPolicy.retry_after_max`` allows.
+
+    httpkit does not sleep: the caller decides whether to come back later.
+
+    Attributes:
+        retry_after: the wait the server asked for, in seconds.
+        response: the response that asked for it (its body is still readable).
+    """
+
+    def __init__(self, *args: Any, retry_after: float = 0.0, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.retry_after = retry_after
+
+    def __reduce__(self) -> Any:
+        return (_rebuild, (type(self), self.args, self.__dict__))
+
+
+class UnreplayableBody(HttpkitError, requests.RequestException):
+    """A retry or a 307/308 redirect would re-send a body that cannot be sent again.
+
+    A generator or a stream that was already read would go out empty; httpkit raises
+    this instead. Pass bytes, or a seekable file, to let httpkit re-send the body.
+    """
+
+    def __reduce__(self) -> Any:
+        return (_rebuild, (type(self), self.args, self.__dict__))
+
+
+def _rebuild(cls: type[Exception], args: tuple[Any, ...], state: dict[str, Any]) -> Exception:
+    # requests' exceptions take request/response as keyword arguments and keep them in
+    # __dict__; the default reduce would pass them positionally. Rebuild, then restore.
+    error = cls.__new__(cls)
+    Exception.__init__(error, *args)
+    error.__dict__.update(state)
+    return error

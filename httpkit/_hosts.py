@@ -22,6 +22,13 @@ from httpkit._exceptions import ConfigError
 from httpkit._redact import REDACTED, SENSITIVE_HEADERS
 from httpkit._retry import RetryPolicy
 from httpkit._timeouts import UNSET, Timeouts, _Unset
+from httpkit._tls import (
+    KeyPassword,
+    check_key_password,
+    check_min_tls,
+    check_pins,
+    check_trust,
+)
 from httpkit._urls import DEFAULT_PORTS, normalize_host
 
 if TYPE_CHECKING:
@@ -286,6 +293,10 @@ class HostConfig:
     auth: AuthBase | _Unset = UNSET
     verify: Verify | _Unset = UNSET
     cert: Cert | _Unset = UNSET
+    trust: str | _Unset = UNSET
+    min_tls: str | _Unset = UNSET
+    pins: frozenset[str] | _Unset = UNSET
+    key_password: KeyPassword | _Unset = UNSET
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any], *, where: str) -> HostConfig:
@@ -338,7 +349,7 @@ def _check_retry(where: str, value: Any) -> RetryPolicy | Retry:
         raise ConfigError(f"{where}: retry: {exc}") from None
 
 
-def _check_deadline(where: str, value: Any) -> float | None:
+def check_deadline(where: str, value: Any) -> float | None:
     if value is None:
         return None
     if (
@@ -390,9 +401,13 @@ def _check_cert(where: str, value: Any) -> Cert:
 _CHECKS: Final[dict[str, Any]] = {
     "timeout": _check_timeout,
     "retry": _check_retry,
-    "deadline": _check_deadline,
+    "deadline": check_deadline,
     "headers": _check_headers,
     "auth": _check_auth,
     "verify": _check_verify,
     "cert": _check_cert,
+    "trust": check_trust,
+    "min_tls": check_min_tls,
+    "pins": check_pins,
+    "key_password": check_key_password,
 }

@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import inspect
 import math
+import time
 from collections.abc import Iterable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, Final, TypeAlias
+from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
+from urllib3.exceptions import InvalidHeader, MaxRetryError
 from urllib3.util.retry import RequestHistory, Retry
 
-from httpkit._exceptions import ConfigError
+from httpkit._deadline import ACTIVE_CALL
+from httpkit._exceptions import ConfigError, DeadlineExceeded, RetryAfterTooLong, UnreplayableBody
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from urllib3.connectionpool import ConnectionPool
+    from urllib3.response import BaseHTTPResponse
 
 #: Statuses worth a second try: rate limited, or a server-side failure that may pass.
 RETRY_STATUSES: Final = frozenset({429, 500, 502, 503, 504})
@@ -18,7 +28,112 @@ RETRY_STATUSES: Final = frozenset({429, 500, 502, 503, 504})
 IDEMPOTENT_METHODS: Final = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"})
 
 # urllib3 gained ``retry_after_max`` (a cap on Retry-After) in 2.5; older 2.x lacks it.
+# httpkit checks the limit itself, so urllib3's cap is lifted out of the way.
 _URLLIB3_HAS_RETRY_AFTER_MAX: Final = "retry_after_max" in inspect.signature(Retry).parameters
+
+#: Whether the body of the request being sent can be sent again; set around each send.
+BODY_REPLAYABLE: ContextVar[bool] = ContextVar("httpkit_body_replayable", default=True)
+
+
+class PolicyRetry(Retry):
+    """``urllib3.Retry`` with httpkit's rules on top.
+
+    * A ``Retry-After`` longer than ``retry_after_limit`` raises
+      :class:`~httpkit.RetryAfterTooLong` instead of sleeping; an unparsable one falls back
+      to the backoff instead of raising.
+    * No wait (backoff or ``Retry-After``) runs past the call's deadline: the call raises
+      :class:`~httpkit.DeadlineExceeded` at once.
+    * A retry that would re-send a body that cannot be replayed raises
+      :class:`~httpkit.UnreplayableBody`.
+    * When retries run out, the ``MaxRetryError`` carries ``attempts``.
+    """
+
+    def __init__(self, *args: Any, retry_after_limit: float | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.retry_after_limit = retry_after_limit
+
+    def new(self, **kw: Any) -> PolicyRetry:
+        # urllib3 rebuilds the object for every attempt from its own fields only.
+        limit = kw.pop("retry_after_limit", self.retry_after_limit)
+        retry = super().new(**kw)
+        retry.retry_after_limit = limit
+        return retry
+
+    def get_retry_after(self, response: BaseHTTPResponse) -> float | None:
+        try:
+            return super().get_retry_after(response)
+        except InvalidHeader:
+            return None  # garbage from the server: use the backoff
+
+    def increment(
+        self,
+        method: str | None = None,
+        url: str | None = None,
+        response: BaseHTTPResponse | None = None,
+        error: Exception | None = None,
+        _pool: ConnectionPool | None = None,
+        _stacktrace: TracebackType | None = None,
+    ) -> PolicyRetry:
+        try:
+            retry = super().increment(method, url, response, error, _pool, _stacktrace)
+        except MaxRetryError as exc:
+            exc.attempts = len(self.history) + 1  # type: ignore[attr-defined]  # read by HostAdapter
+            raise
+        body_sent = error is None or not self._is_connection_error(error)
+        if body_sent and not BODY_REPLAYABLE.get():
+            if response is not None:
+                response.drain_conn()  # hand the connection back before giving up
+                response.release_conn()
+            raise UnreplayableBody(
+                f"{method} {_path(url)} would be retried, but its body is a generator "
+                "or a stream that was already read and would go out empty; pass bytes "
+                "or a seekable file to allow retries"
+            )
+        if response is not None and self.respect_retry_after_header:
+            wait = self.get_retry_after(response)
+            limit = self.retry_after_limit
+            if wait is not None and limit is not None and wait > limit:
+                raise RetryAfterTooLong(
+                    f"the server asked to retry {method} {_path(url)} after {wait:.0f} s, "
+                    f"more than retry_after_max ({limit:g} s); not waiting. Raise "
+                    "RetryPolicy(retry_after_max=...) to wait that long",
+                    retry_after=wait,
+                    response=response,  # converted to a requests Response by HostAdapter
+                )
+        return retry
+
+    def sleep(self, response: BaseHTTPResponse | None = None) -> None:
+        wait = None
+        if self.respect_retry_after_header and response is not None:
+            wait = self.get_retry_after(response)
+        if not wait:
+            wait = self.get_backoff_time()
+        call = ACTIVE_CALL.get()
+        if call is not None and wait >= call.remaining():
+            raise DeadlineExceeded(
+                f"waiting {wait:.1f} s before the next attempt would pass the deadline of "
+                f"{call.seconds:g} s",
+                deadline=call.seconds,
+            )
+        if wait > 0:
+            time.sleep(wait)
+
+
+def body_replayable(request: Any) -> bool:
+    """Whether a prepared request's body can be sent again.
+
+    Bytes and strings can; a file can when requests recorded its position and it can seek;
+    a generator, or a stream that cannot tell where it is, cannot.
+    """
+    body = request.body
+    if body is None or isinstance(body, bytes | str):
+        return True
+    return isinstance(getattr(request, "_body_position", None), int) and hasattr(body, "seek")
+
+
+def _path(url: str | None) -> str:
+    # Messages name the path, never the query string, which may hold credentials.
+    return (url or "/").split("?", 1)[0]
 
 
 def _frozen_statuses(value: Iterable[int]) -> frozenset[int]:
@@ -112,8 +227,9 @@ class RetryPolicy:
     def _build_urllib3(self) -> Retry:
         kwargs: dict[str, Any] = {}
         if _URLLIB3_HAS_RETRY_AFTER_MAX:
-            kwargs["retry_after_max"] = math.ceil(self.retry_after_max)
-        return Retry(
+            kwargs["retry_after_max"] = 2**31
+        return PolicyRetry(
+            retry_after_limit=self.retry_after_max,
             total=self.total,
             redirect=False,  # requests follows redirects itself
             status_forcelist=self.statuses,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Iterable, Mapping
 from contextvars import ContextVar
 from importlib.metadata import version
@@ -16,9 +17,10 @@ from requests.exceptions import InvalidSchema
 from requests.structures import CaseInsensitiveDict
 
 from httpkit._adapters import DEFAULT_SESSION_CONFIG, HostAdapter
-from httpkit._environ import ENVIRONMENT_PROXIES, environ_ca_bundle
-from httpkit._exceptions import ConfigError
-from httpkit._hosts import HostConfig, HostPattern, MountTable, split_host
+from httpkit._deadline import ACTIVE_CALL, WATCHDOG, Call, deadline_exceeded
+from httpkit._environ import ENVIRONMENT_PROXIES
+from httpkit._exceptions import ConfigError, DeadlineExceeded, UnreplayableBody
+from httpkit._hosts import HostConfig, HostPattern, MountTable, check_deadline, split_host
 from httpkit._redact import sensitive_names
 from httpkit._redirects import (
     NETRC,
@@ -30,8 +32,9 @@ from httpkit._redirects import (
     same_origin,
     strip_credentials,
 )
-from httpkit._retry import DEFAULT_RETRY, RetryArg
+from httpkit._retry import DEFAULT_RETRY, RetryArg, RetryPolicy, body_replayable
 from httpkit._timeouts import DEFAULT_TIMEOUTS, UNSET, TimeoutArg, _Unset
+from httpkit._tls import resolve_verify
 
 if TYPE_CHECKING:
     from requests import PreparedRequest, Request, Response
@@ -43,6 +46,30 @@ _EMPTY_POLICY: Final = HostConfig()
 _CALL_AUTH_HEADERS: ContextVar[frozenset[str]] = ContextVar(
     "httpkit_call_auth_headers", default=frozenset()
 )
+
+
+#: The deadline the current call asked for (``deadline=`` on the call), if any.
+_CALL_DEADLINE: ContextVar[float | _Unset | None] = ContextVar(
+    "httpkit_call_deadline", default=UNSET
+)
+
+
+class _CallTLS:
+    """The call's own ``verify=``/``cert=``, to resolve TLS again for each redirect hop."""
+
+    __slots__ = ("cert", "hops", "verify")
+
+    def __init__(self, verify: Any, cert: Any) -> None:
+        self.verify = verify
+        self.cert = cert
+        self.hops = 0
+
+
+#: The TLS arguments of the call in progress (set by ``request()``).
+_CALL_TLS: ContextVar[_CallTLS | None] = ContextVar("httpkit_call_tls", default=None)
+
+#: Methods that get an ``Idempotency-Key`` under ``RetryPolicy(idempotency_key=True)``.
+_KEYED_METHODS: Final = frozenset({"POST", "PATCH"})
 
 
 def _copy_request(request: Request) -> Request:
@@ -102,6 +129,10 @@ class Session(requests.Session):
         sensitive_headers: more header names that carry credentials, on top of
             ``Authorization``, ``Cookie`` and the usual API-key headers. They are bound to
             their origin like the others.
+        trust: the CAs that verify servers: ``"certifi"`` (the default), ``"system"``
+            (the operating system's store; needs ``pip install 'httpkit[system]'``) or
+            the path of a CA file or directory. See ``docs/tls.md``.
+        min_tls: the lowest TLS version offered: ``"1.2"`` (the default) or ``"1.3"``.
 
     >>> with Session(timeout=5, retry=2, user_agent="myapp/1.4") as s:
     ...     s.headers["User-Agent"].startswith("myapp/1.4 httpkit/")
@@ -136,11 +167,20 @@ class Session(requests.Session):
         pool_maxsize: int | None = None,
         raise_for_status: bool = False,
         sensitive_headers: Iterable[str] = (),
+        trust: str | PathLike[str] | None = None,
+        min_tls: str | None = None,
     ) -> None:
         super().__init__()
         self._table: MountTable | None = None
+        tls = {"trust": trust, "min_tls": min_tls}
         settings = HostConfig.from_settings(
-            {"timeout": timeout, "retry": retry, "deadline": deadline}, where="Session()"
+            {
+                "timeout": timeout,
+                "retry": retry,
+                "deadline": deadline,
+                **{k: v for k, v in tls.items() if v is not None},
+            },
+            where="Session()",
         )
         self.defaults = DEFAULT_SESSION_CONFIG.merged(settings)
         if pool_maxsize is not None and (
@@ -186,7 +226,8 @@ class Session(requests.Session):
                 otherwise), ``"https://*.example.com"`` (any subdomain, not the apex) or
                 ``"https://example.com/api/v2"`` (that path and below).
             **settings: ``timeout``, ``retry``, ``headers``, ``auth``, ``verify``,
-                ``cert``, ``deadline``. Calling ``configure`` again for the same target
+                ``cert``, ``deadline``, and for TLS ``trust``, ``min_tls``, ``pins`` and
+                ``key_password`` (``docs/tls.md``). Calling ``configure`` again for the same target
                 updates the settings it names and keeps the others.
 
         Returns:
@@ -239,11 +280,16 @@ class Session(requests.Session):
 
     def policy_for(self, url: str) -> HostConfig:
         """The host policy that applies to ``url`` (empty when only session defaults do)."""
+        adapter = self._host_adapter(url)
+        return adapter.policy if adapter is not None else _EMPTY_POLICY
+
+    def _host_adapter(self, url: str) -> HostAdapter | None:
+        """The httpkit adapter serving ``url``; ``None`` for a user's own adapter or none."""
         try:
             adapter = self.get_adapter(url)
         except InvalidSchema:
-            return _EMPTY_POLICY
-        return adapter.policy if isinstance(adapter, HostAdapter) else _EMPTY_POLICY
+            return None
+        return adapter if isinstance(adapter, HostAdapter) else None
 
     # -- the request path ---------------------------------------------------------------
 
@@ -265,13 +311,26 @@ class Session(requests.Session):
         verify: bool | str | None = None,
         cert: str | tuple[str, str] | None = None,
         json: Any = None,
+        *,
+        deadline: float | _Unset | None = UNSET,
     ) -> Response:
         """Send a request, as ``requests.Session.request`` does, with httpkit's defaults.
 
         An omitted ``timeout`` means the host policy's or the session's; ``None`` means no
         timeout. An explicit ``verify`` is used as given, whatever the environment says.
+        ``deadline`` (seconds, or ``None`` for none) bounds the whole call: every attempt,
+        wait and redirect hop, and the body unless ``stream=True``; omitted, it is the host
+        policy's or the session's.
+
+        Raises:
+            DeadlineExceeded: the deadline passed (a ``requests.Timeout``).
         """
+        if not isinstance(deadline, _Unset):
+            deadline = check_deadline("request()", deadline)
         scope = _CALL_AUTH_HEADERS.set(auth_header_names(auth))
+        asked = _CALL_DEADLINE.set(deadline)
+        fresh = ACTIVE_CALL.set(None)  # a request made from a hook is a call of its own
+        tls = _CALL_TLS.set(_CallTLS(verify, cert))
         try:
             response = super().request(
                 method,
@@ -292,6 +351,9 @@ class Session(requests.Session):
                 json=json,
             )
         finally:
+            _CALL_TLS.reset(tls)
+            ACTIVE_CALL.reset(fresh)
+            _CALL_DEADLINE.reset(asked)
             _CALL_AUTH_HEADERS.reset(scope)
         if self.raise_for_status:
             response.raise_for_status()
@@ -350,7 +412,29 @@ class Session(requests.Session):
                 request.auth = self._netrc_auth(request, host)
         prepared = super().prepare_request(request)
         self._scope_session_headers(prepared, request)
+        if prepared.method in _KEYED_METHODS and "Idempotency-Key" not in prepared.headers:
+            adapter = self._host_adapter(prepared.url or "")
+            retry = adapter.retry if adapter is not None else None
+            if isinstance(retry, RetryPolicy) and retry.idempotency_key:
+                prepared.headers["Idempotency-Key"] = str(uuid.uuid4())
         return prepared
+
+    def rebuild_method(self, prepared_request: PreparedRequest, response: Response) -> None:
+        """As requests does; a 307/308 that must re-send an unreplayable body raises instead.
+
+        Raises:
+            UnreplayableBody: the body is a generator or a consumed stream, which would be
+                re-sent empty.
+        """
+        super().rebuild_method(prepared_request, response)
+        if response.status_code in (307, 308) and not body_replayable(prepared_request):
+            raise UnreplayableBody(
+                f"the server redirected {prepared_request.method} with {response.status_code}, "
+                "which re-sends the body, but the body is a generator or a stream that was "
+                "already read and would go out empty; pass bytes or a seekable file",
+                request=prepared_request,
+                response=response,
+            )
 
     def _netrc_auth(self, request: Request, host: str | None) -> Any:
         """``.netrc`` credentials for ``host``, unless an explicit Authorization header wins."""
@@ -415,21 +499,14 @@ class Session(requests.Session):
         environment (only when nothing was set) > the default. For ``verify``, a session
         attribute left at ``True`` counts as unset, so ``REQUESTS_CA_BUNDLE`` applies, as
         in requests; an explicit ``verify=True`` on the call or the policy does not let
-        the environment override it (requests #3829).
+        the environment override it (requests #3829). ``trust`` (policy or session) counts
+        as set: the environment (``REQUESTS_CA_BUNDLE``, ``CURL_CA_BUNDLE``,
+        ``SSL_CERT_FILE``) is read only when no level set ``verify`` or ``trust``.
 
         Proxy variables are read from the environment through a per-environment cache;
         ``session.proxies`` beats the environment.
         """
-        policy = self.policy_for(url)
-        if verify is None:
-            if not isinstance(policy.verify, _Unset):
-                verify = policy.verify
-            elif self.verify is not True:
-                verify = self.verify
-            else:
-                verify = (self.trust_env and environ_ca_bundle()) or True
-        if cert is None:
-            cert = policy.cert if not isinstance(policy.cert, _Unset) else self.cert
+        verify, cert = self._tls_for(url, verify, cert)
         merged: dict[str, Any] = {}
         if self.trust_env:
             no_proxy = proxies.get("no_proxy") if proxies else None
@@ -444,11 +521,67 @@ class Session(requests.Session):
             "cert": cert,
         }
 
+    def _tls_for(self, url: str, verify: Any, cert: Any) -> tuple[Any, Any]:
+        """``verify`` and ``cert`` for ``url``, from the call's own values (``None``: unset)."""
+        policy = self.policy_for(url)
+        if verify is None or verify is True:
+            verify = resolve_verify(
+                verify,
+                policy.verify,
+                policy.trust,
+                self.verify,
+                self.defaults.trust,
+                trust_env=self.trust_env,
+            )
+        if cert is None:
+            cert = policy.cert if not isinstance(policy.cert, _Unset) else self.cert
+        return verify, cert
+
     def send(self, request: PreparedRequest, **kwargs: Any) -> Response:
         """Send as requests does; a timeout left unset takes the host's or session's default.
 
         A plain ``HTTPAdapter`` mounted by the user never sees httpkit's ``UNSET`` marker.
+        The first send of a call starts its deadline; redirect hops share it.
         """
+        if ACTIVE_CALL.get() is not None:
+            return self._send(request, kwargs)
+        seconds = _CALL_DEADLINE.get()
+        if isinstance(seconds, _Unset):
+            adapter = self.get_adapter(request.url or "")
+            seconds = adapter.deadline if isinstance(adapter, HostAdapter) else None
+        if seconds is None:
+            return self._send(request, kwargs)
+        call = Call(seconds)
+        token = ACTIVE_CALL.set(call)
+        WATCHDOG.start(call)
+        try:
+            response = self._send(request, kwargs)
+        except DeadlineExceeded:
+            raise
+        except Exception as exc:
+            if call.expired or call.remaining() <= 0:
+                raise deadline_exceeded(seconds, request) from exc
+            raise
+        finally:
+            WATCHDOG.finish(call)
+            ACTIVE_CALL.reset(token)
+        if call.expired:
+            # The watchdog cut a socket this call was reading: whatever arrived is partial,
+            # even where the cut looked like a normal end (an endless trailer section).
+            response.close()
+            raise deadline_exceeded(seconds, request, response=response)
+        return response
+
+    def _send(self, request: PreparedRequest, kwargs: dict[str, Any]) -> Response:
+        tls = _CALL_TLS.get()
+        if tls is not None:
+            tls.hops += 1
+            if tls.hops > 1:
+                # A redirect hop: requests would reuse the first host's verify and cert;
+                # each host gets its own (a policy's verify=False never travels along).
+                kwargs["verify"], kwargs["cert"] = self._tls_for(
+                    request.url or "", tls.verify, tls.cert
+                )
         if kwargs.get("timeout", UNSET) is UNSET:
             adapter = self.get_adapter(request.url or "")
             if isinstance(adapter, HostAdapter):

@@ -24,7 +24,9 @@ def mocked() -> Any:
 
 
 def sent_timeout(rsps: Any, index: int = -1) -> Any:
-    return rsps.calls[index].request.req_kwargs["timeout"]
+    """The (connect, read) timeouts the adapter was given, before the deadline caps them."""
+    timeout = rsps.calls[index].request.req_kwargs["timeout"]
+    return getattr(timeout, "configured", timeout)
 
 
 # -- drop-in ------------------------------------------------------------------------------
@@ -321,7 +323,9 @@ def test_environment_proxies_match_requests_for_many_urls(monkeypatch: pytest.Mo
         (False, None, None, True, False),
         (True, "/policy.pem", None, True, "/policy.pem"),  # host policy beats environment
         ("/session.pem", "/policy.pem", None, True, "/policy.pem"),
-        (True, "/policy.pem", True, True, True),  # explicit call beats everything
+        # explicit True turns verification on; the CA still comes from the policy
+        (True, "/policy.pem", True, True, "/policy.pem"),
+        (True, "/policy.pem", False, True, False),  # explicit call beats everything
         (True, None, True, True, True),  # explicit True is not overridden (requests #3829)
         (True, None, False, True, False),
         (True, None, "/call.pem", True, "/call.pem"),

@@ -1,0 +1,256 @@
+"""Client CPU per new HTTPS connection: httpkit.Session against requests.Session.
+
+Usage::
+
+    python benchmarks/bench_tls.py [--rounds N] [--requests M] [--json PATH]
+
+An HTTPS server runs in a separate process on 127.0.0.1 (this script, run with
+``--serve``) and answers every GET with ``Connection: close``, so every request opens a new
+TCP connection and does a full TLS handshake. The CA bundle is given as a path, as most
+users with a corporate CA do: certifi's bundle with a test CA (made by trustme) appended.
+
+requests hands the path to urllib3, which calls ``load_verify_locations`` for every new
+connection, parsing the whole bundle again. httpkit builds one ``SSLContext`` per TLS
+configuration and reuses it. Contenders:
+
+* ``requests``: ``requests.Session().get(url, verify=bundle)`` (the baseline);
+* ``httpkit verify=``: ``httpkit.Session().get(url, verify=bundle)``;
+* ``httpkit trust=``: ``httpkit.Session(trust=bundle).get(url)``.
+
+Measured: the client process's CPU time (``time.process_time()``) per request, median over
+rounds, and the median of per-round ratios to requests (the contenders' order rotates from
+round to round). Wall-clock time is shown as secondary information. Target: ratio <= 0.5.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import gc
+import json
+import os
+import platform
+import ssl
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+BASELINE = "requests"
+BODY = b'{"ok": true}\n'
+RESPONSE = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n"
+    b"Content-Length: " + str(len(BODY)).encode() + b"\r\n\r\n" + BODY
+)
+
+
+# -- the server (child process) --------------------------------------------------------------
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        self.wfile.write(RESPONSE)  # one write: no Nagle / delayed-ACK stalls
+        self.close_connection = True
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 64
+    context: ssl.SSLContext
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        try:
+            tls = self.context.wrap_socket(request, server_side=True)
+        except OSError:
+            return
+        with contextlib.closing(tls):
+            self.RequestHandlerClass(tls, client_address, self)
+
+
+def serve(cert: str, key: str) -> None:
+    server = _Server(("127.0.0.1", 0), _Handler)
+    server.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server.context.load_cert_chain(cert, key)
+    print(server.server_address[1], flush=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    sys.stdin.read()  # returns when the parent closes our stdin or exits
+    server.shutdown()
+
+
+@contextlib.contextmanager
+def running_server(cert: str, key: str) -> Iterator[str]:
+    """Start the server in a child process; yield its base URL; stop it afterwards."""
+    child = subprocess.Popen(
+        [sys.executable, __file__, "--serve", cert, key],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert child.stdout is not None
+        port = int(child.stdout.readline())
+        yield f"https://127.0.0.1:{port}/"
+    finally:
+        assert child.stdin is not None
+        child.stdin.close()
+        child.wait(timeout=10)
+
+
+# -- the client ------------------------------------------------------------------------------
+
+
+def make_files(directory: Path) -> tuple[str, str, str]:
+    """(server cert, server key, CA bundle path = certifi + test CA)."""
+    import certifi
+    import trustme
+
+    ca = trustme.CA()
+    leaf = ca.issue_cert("127.0.0.1", "localhost")
+    cert, key, bundle = directory / "server.pem", directory / "server.key", directory / "ca.pem"
+    leaf.cert_chain_pems[0].write_to_path(str(cert))
+    leaf.private_key_pem.write_to_path(str(key))
+    bundle.write_bytes(Path(certifi.where()).read_bytes() + b"\n" + ca.cert_pem.bytes())
+    return str(cert), str(key), str(bundle)
+
+
+def make_contenders(url: str, bundle: str) -> dict[str, Callable[[], object]]:
+    import requests
+
+    import httpkit
+
+    plain = requests.Session()
+    kit = httpkit.Session()
+    kit_trust = httpkit.Session(trust=bundle)
+
+    def check(response: Any) -> Any:
+        assert response.status_code == 200, response.status_code
+        return response
+
+    return {
+        BASELINE: lambda: check(plain.get(url, verify=bundle)),
+        "httpkit verify=": lambda: check(kit.get(url, verify=bundle)),
+        "httpkit trust=": lambda: check(kit_trust.get(url)),
+    }
+
+
+def run_block(send: Callable[[], object], n: int) -> tuple[float, float]:
+    gc.collect()
+    cpu0 = time.process_time()
+    wall0 = time.perf_counter()
+    for _ in range(n):
+        send()
+    return time.process_time() - cpu0, time.perf_counter() - wall0
+
+
+def measure(rounds: int, per_round: int, warmup: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        cert, key, bundle = make_files(Path(tmp))
+        with running_server(cert, key) as url:
+            contenders = make_contenders(url, bundle)
+            names = list(contenders)
+            for name in names:
+                run_block(contenders[name], warmup)
+            cpu: dict[str, list[float]] = {n: [] for n in names}
+            wall: dict[str, list[float]] = {n: [] for n in names}
+            for r in range(rounds):
+                order = names[r % len(names) :] + names[: r % len(names)]
+                for name in order:
+                    c, w = run_block(contenders[name], per_round)
+                    cpu[name].append(c / per_round * 1e6)
+                    wall[name].append(w / per_round * 1e6)
+    results = {}
+    for name in names:
+        ratios = [c / b for c, b in zip(cpu[name], cpu[BASELINE], strict=True)]
+        results[name] = {
+            "cpu_us_median": statistics.median(cpu[name]),
+            "ratio_to_requests_median": statistics.median(ratios),
+            "ratio_to_requests_min": min(ratios),
+            "ratio_to_requests_max": max(ratios),
+            "wall_us_median": statistics.median(wall[name]),
+            "cpu_us_per_round": cpu[name],
+        }
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--serve"]:
+        serve(argv[1], argv[2])
+        return 0
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=9, help="rounds (default 9)")
+    parser.add_argument(
+        "--requests", type=int, default=60, help="new connections per contender per round"
+    )
+    parser.add_argument("--warmup", type=int, default=20, help="warm-up requests per contender")
+    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    args = parser.parse_args(argv)
+
+    import requests
+    import urllib3
+
+    import httpkit
+
+    started = time.perf_counter()
+    results = measure(args.rounds, args.requests, args.warmup)
+    elapsed = time.perf_counter() - started
+    print(
+        f"Python {platform.python_version()} on {platform.platform()}, {ssl.OPENSSL_VERSION}, "
+        f"requests {requests.__version__}, urllib3 {urllib3.__version__}, "
+        f"httpkit {httpkit.__version__}"
+    )
+    print(
+        f"{args.rounds} rounds x {args.requests} new HTTPS connections per contender; "
+        f"CA bundle: certifi + test CA, as a path; {elapsed:.1f} s"
+    )
+    print()
+    header = (
+        f"{'contender':<18} {'CPU us/conn':>11} {'ratio':>6} "
+        f"{'ratio min-max':>13} {'wall us/conn':>12}"
+    )
+    print(header)
+    print("-" * len(header))
+    for name, row in results.items():
+        spread = f"{row['ratio_to_requests_min']:.2f}-{row['ratio_to_requests_max']:.2f}"
+        print(
+            f"{name:<18} {row['cpu_us_median']:>11.0f} {row['ratio_to_requests_median']:>6.2f} "
+            f"{spread:>13} {row['wall_us_median']:>12.0f}"
+        )
+    print()
+    print("CPU and wall: medians over rounds; ratio: median of per-round ratios to")
+    print("requests.Session (lower is cheaper; target <= 0.5).")
+    if args.json:
+        payload = {
+            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "openssl": ssl.OPENSSL_VERSION,
+            "cpus": os.cpu_count(),
+            "requests": requests.__version__,
+            "urllib3": urllib3.__version__,
+            "httpkit": httpkit.__version__,
+            "rounds": args.rounds,
+            "requests_per_round": args.requests,
+            "baseline": BASELINE,
+            "results": results,
+        }
+        Path(args.json).write_text(json.dumps(payload, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

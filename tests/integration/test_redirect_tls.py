@@ -1,0 +1,43 @@
+"""TLS settings are resolved for each redirect hop: no host inherits another's."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import requests
+import trustme
+
+import httpkit
+from tests.integration.servers import Reply, ScriptedServer
+from tests.integration.tls_servers import TLSServer, serve_tls, server_context
+
+
+@pytest.fixture
+def untrusted_https() -> Iterator[TLSServer]:
+    """An HTTPS server on 127.0.0.2 whose CA no client here trusts."""
+    leaf = trustme.CA().issue_cert("127.0.0.2")
+    with serve_tls(server_context(leaf), "127.0.0.2") as state:
+        yield state
+
+
+def test_verify_false_of_one_host_does_not_travel_with_a_redirect(
+    server: ScriptedServer, untrusted_https: TLSServer
+) -> None:
+    server.script("/start", Reply(302, headers=[("Location", untrusted_https.url("/"))]))
+    with httpkit.Session(retry=False) as s:
+        s.configure(server.origin, verify=False)
+        with pytest.raises(requests.exceptions.SSLError):
+            s.get(server.url("/start"))
+    assert untrusted_https.requests == 0
+
+
+def test_a_hop_to_a_host_with_verify_false_gets_it(
+    server: ScriptedServer, untrusted_https: TLSServer
+) -> None:
+    server.script("/start", Reply(302, headers=[("Location", untrusted_https.url("/"))]))
+    with httpkit.Session(retry=False) as s:
+        s.configure(untrusted_https.origin, verify=False)
+        with pytest.warns(httpkit.InsecureRequestWarning):
+            assert s.get(server.url("/start")).text == "ok"
+    assert untrusted_https.requests == 1
