@@ -1,4 +1,4 @@
-"""The ``httpkit`` command line."""
+"""The ``httpkit`` command line: ``httpkit demo`` and ``httpkit request METHOD URL``."""
 
 from __future__ import annotations
 
@@ -6,11 +6,26 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from httpkit._cli_request import (
+    EXIT_CODES_HELP,
+    METHOD_ALIASES,
+    add_request_options,
+    run_request,
+    stdio,
+)
 from httpkit._demo import SCENES, run_demo
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="httpkit", description="requests, safe by default.")
+    from httpkit import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="httpkit",
+        description="requests, safe by default.",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"httpkit {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     demo = commands.add_parser(
         "demo",
@@ -20,15 +35,48 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--only", metavar="NAME", choices=[s.name for s in SCENES], help="run one scene"
     )
+    request = commands.add_parser(
+        "request",
+        help="make one HTTP request: httpkit request METHOD URL [options]",
+        description="Make one HTTP request with httpkit's defaults: timeouts, retries for "
+        "idempotent methods, credentials scoped to the URL's origin.",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    request.add_argument("method", metavar="METHOD", help="GET, POST, PUT, PATCH, DELETE, ...")
+    request.add_argument("url", metavar="URL")
+    add_request_options(request)
+    for alias in METHOD_ALIASES:
+        shortcut = commands.add_parser(
+            alias,
+            help=f"the same as: httpkit request {alias.upper()} URL",
+            description=f"httpkit request {alias.upper()} URL [options]",
+            epilog=EXIT_CODES_HELP,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        shortcut.add_argument("url", metavar="URL")
+        shortcut.set_defaults(method=alias.upper())
+        add_request_options(shortcut)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``httpkit`` console script; returns the exit code."""
-    args = _parser().parse_args(argv)
+    """Entry point of the ``httpkit`` console script; returns the exit code.
+
+    Usage errors exit 2, with argparse's message on stderr; ``--help`` exits 0.
+    """
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as exc:  # argparse exits on --help, --version and usage errors
+        return exc.code if isinstance(exc.code, int) else 2
     if args.command == "demo":
         return run_demo(sys.stdout, only=args.only)
-    raise AssertionError(f"unhandled command {args.command!r}")  # argparse guards this
+    stdout, stderr, stdin = stdio()
+    try:
+        return run_request(args, stdout, stderr, stdin)
+    except KeyboardInterrupt:
+        stderr.write("httpkit: interrupted\n")
+        return 130
 
 
 if __name__ == "__main__":  # pragma: no cover
