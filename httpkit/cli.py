@@ -13,7 +13,7 @@ from httpkit._cli_request import (
     run_request,
     stdio,
 )
-from httpkit._demo import SCENES, run_demo
+from httpkit._demo import SCENES, list_scenes, run_demo
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -35,6 +35,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--only", metavar="NAME", choices=[s.name for s in SCENES], help="run one scene"
     )
+    demo.add_argument("--list", action="store_true", help="print the scene names and exit")
     request = commands.add_parser(
         "request",
         help="make one HTTP request: httpkit request METHOD URL [options]",
@@ -70,6 +71,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # argparse exits on --help, --version and usage errors
         return exc.code if isinstance(exc.code, int) else 2
     if args.command == "demo":
+        if args.list:
+            return list_scenes(sys.stdout)
         return run_demo(sys.stdout, only=args.only)
     stdout, stderr, stdin = stdio()
     try:
