@@ -11,17 +11,25 @@ from __future__ import annotations
 from importlib import metadata as _metadata
 
 from httpkit._adapters import HostAdapter
+from httpkit._cache import MemoryCache, SQLiteCache
 from httpkit._exceptions import (
     AuthError,
+    BlockedAddress,
+    BodyTooLarge,
     ConfigError,
     DeadlineExceeded,
     HttpkitError,
+    MiddlewareError,
     RetryAfterTooLong,
     UnreplayableBody,
 )
 from httpkit._hosts import HostConfig
+from httpkit._middleware import LoggingMiddleware
+from httpkit._middleware import install_log_redaction as _install_log_redaction
+from httpkit._ratelimit import RateLimit
 from httpkit._retry import RetryHistory, RetryPolicy
 from httpkit._session import Session
+from httpkit._ssrf import SSRFPolicy
 from httpkit._timeouts import Timeouts
 from httpkit._tls import InsecureRequestWarning
 from httpkit.auth import BasicAuth, DigestAuth, OriginBoundAuth, TokenAuth
@@ -34,6 +42,8 @@ except _metadata.PackageNotFoundError:  # pragma: no cover - a source tree, not 
 __all__ = [
     "AuthError",
     "BasicAuth",
+    "BlockedAddress",
+    "BodyTooLarge",
     "ConfigError",
     "DeadlineExceeded",
     "DigestAuth",
@@ -41,13 +51,22 @@ __all__ = [
     "HostConfig",
     "HttpkitError",
     "InsecureRequestWarning",
+    "LoggingMiddleware",
+    "MemoryCache",
+    "MiddlewareError",
     "OriginBoundAuth",
+    "RateLimit",
     "RetryAfterTooLong",
     "RetryHistory",
     "RetryPolicy",
+    "SQLiteCache",
+    "SSRFPolicy",
     "Session",
     "Timeouts",
     "TokenAuth",
     "UnreplayableBody",
     "__version__",
 ]
+
+# urllib3 logs request targets, query strings included, at DEBUG: keep secrets out.
+_install_log_redaction()

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import queue
+import re
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Final
 
 import requests
 from requests.adapters import DEFAULT_POOLBLOCK, DEFAULT_POOLSIZE, HTTPAdapter
+from requests.exceptions import InvalidHeader
 from urllib3.exceptions import MaxRetryError, ProtocolError, ReadTimeoutError
 from urllib3.util import Timeout as Urllib3Timeout
 
+from httpkit._bodies import CappedBody
+from httpkit._cache import CacheMiddleware
 from httpkit._deadline import (
     ACTIVE_CALL,
     Call,
@@ -21,6 +25,9 @@ from httpkit._deadline import (
 )
 from httpkit._exceptions import HttpkitError, RetryAfterTooLong
 from httpkit._hosts import HostConfig, HostPattern
+from httpkit._middleware import Middleware, chain
+from httpkit._ratelimit import RateLimit, RateLimiter
+from httpkit._redact import scrub_exception, url_secrets
 from httpkit._retry import (
     BODY_REPLAYABLE,
     DEFAULT_RETRY,
@@ -29,6 +36,7 @@ from httpkit._retry import (
     body_replayable,
     to_urllib3,
 )
+from httpkit._ssrf import VettingAdapter
 from httpkit._timeouts import DEFAULT_TIMEOUTS, UNSET, Timeouts, _Unset, to_requests_timeout
 from httpkit._tls import AdapterTLS, checked_pool_class, prepare_pool
 
@@ -71,11 +79,14 @@ _FIXED_POOLS: Final = {"http": WatchedHTTPConnectionPool, "https": WatchedHTTPSC
 #: broke off mid-way; ``None``: the policy's own ``Retry``.
 _RESUMED_RETRY: ContextVar[Any] = ContextVar("httpkit_resumed_retry", default=None)
 
+#: Characters that end or cut a header line.
+_LINE_BREAKING: Final = re.compile("[\r\n\0]")
+
 #: Errors from reading a buffered body that another attempt may cure.
 _BODY_ERRORS: Final = (requests.exceptions.ChunkedEncodingError, requests.ConnectionError)
 
 
-class HostAdapter(HTTPAdapter):
+class HostAdapter(VettingAdapter):  # SSRF: VettingAdapter.send applies self.ssrf
     """An ``HTTPAdapter`` that applies one host policy.
 
     Timeouts the caller did not give come from the policy (or the session default),
@@ -101,7 +112,10 @@ class HostAdapter(HTTPAdapter):
     timeouts: Timeouts
     retry: RetryPolicy | Retry
     deadline: float | None
+    max_body: int | None
+    middlewares: tuple[Middleware, ...]
     _max_retries: Retry
+    _limiter: RateLimiter | None
     _tls: AdapterTLS
 
     def __init__(
@@ -137,7 +151,37 @@ class HostAdapter(HTTPAdapter):
         self.timeouts = pick("timeout")
         self.retry = pick("retry")
         self.deadline = pick("deadline")
+        self.max_body = pick("max_body")
+        ssrf = pick("ssrf")  # SSRF: the policy's, else the session's; UNSET in both: none
+        self.ssrf = None if isinstance(ssrf, _Unset) else ssrf
         self.max_retries = to_urllib3(self.retry)
+        # The session's middlewares wrap the host policy's: both run, session outermost.
+        self.middlewares = tuple(
+            m
+            for config in (self.defaults, self.policy)
+            if not isinstance(config.middlewares, _Unset)
+            for m in config.middlewares
+        ) + self._builtin_middlewares(pick("cache"), pick("rate_limit"))
+
+    def _builtin_middlewares(self, cache: Any, rate_limit: Any) -> tuple[Middleware, ...]:
+        """Caching, then rate limiting: inside the user's middlewares, outside the network.
+
+        Cache hits pass through the user's middlewares (logging sees them) and take no
+        rate-limit token. A limiter keeps its state when the policy is updated with the
+        same limit.
+        """
+        builtins: list[Middleware] = []
+        if cache is not None and not isinstance(cache, _Unset):
+            builtins.append(CacheMiddleware(cache))
+        limiter: RateLimiter | None = getattr(self, "_limiter", None)
+        if not isinstance(rate_limit, RateLimit):
+            limiter = None
+        elif limiter is None or limiter.limit != rate_limit:
+            limiter = RateLimiter(rate_limit)
+        self._limiter = limiter
+        if limiter is not None:
+            builtins.append(limiter)
+        return tuple(builtins)
 
     @property
     def max_retries(self) -> Retry:
@@ -234,11 +278,19 @@ class HostAdapter(HTTPAdapter):
         if call is not None and not isinstance(resolved, Urllib3Timeout):
             connect, read = resolved if isinstance(resolved, tuple) else (resolved, resolved)
             resolved = DeadlineTimeout(call, connect=connect, read=read)
-        token = BODY_REPLAYABLE.set(body_replayable(request))
-        try:
-            return self._send(request, stream, resolved, verify, cert, proxies, call)
-        finally:
-            BODY_REPLAYABLE.reset(token)
+
+        def send_one(request: PreparedRequest) -> Response:
+            if self.middlewares:  # prepare_request checked the headers; middlewares may not
+                check_header_values(request)
+            token = BODY_REPLAYABLE.set(body_replayable(request))
+            try:
+                return self._send(request, stream, resolved, verify, cert, proxies, call)
+            finally:
+                BODY_REPLAYABLE.reset(token)
+
+        if self.middlewares:
+            return chain(self.middlewares, send_one)(request)
+        return send_one(request)
 
     def _send(
         self,
@@ -314,6 +366,7 @@ class HostAdapter(HTTPAdapter):
         as ``ConnectionError`` too; both are undone here. Past the call's deadline, any
         failure is a :class:`DeadlineExceeded`.
         """
+        scrub_exception(exc, url_secrets(request.url or ""))
         cause = exc.args[0] if exc.args else None
         if isinstance(cause, HttpkitError):
             if isinstance(cause, requests.RequestException):
@@ -343,6 +396,8 @@ class HostAdapter(HTTPAdapter):
     def build_response(self, req: PreparedRequest, resp: Any) -> Response:
         """Build the response as requests does, with ``response.retries`` added."""
         response = super().build_response(req, resp)
+        if self.max_body is not None:
+            response.raw = CappedBody(resp, self.max_body, _safe_url(req.url))
         response.retries = RetryHistory.from_urllib3(getattr(resp, "retries", None))  # type: ignore[attr-defined]  # httpkit's addition
         return response
 
@@ -363,3 +418,20 @@ def _restore_read_timeout(response: Response, read: Any) -> None:
 def _safe_url(url: str | None) -> str:
     """The URL without its query string, which may hold credentials."""
     return (url or "").split("?", 1)[0]
+
+
+def check_header_values(prepared: PreparedRequest) -> None:
+    """Refuse CR, LF and NUL in any header value before anything is sent.
+
+    requests refuses CR and LF in the headers it is given, not NUL, and not in headers an
+    auth plugin or middleware adds later: httpkit checks after preparing and again right
+    before each send.
+    """
+    for name, value in prepared.headers.items():
+        text = value.decode("latin-1") if isinstance(value, bytes) else value
+        if _LINE_BREAKING.search(text):
+            raise InvalidHeader(
+                f"the value of header {name!r} contains CR, LF or NUL; header values must be "
+                "one line of text",
+                request=prepared,
+            )

@@ -20,7 +20,7 @@ import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any, BinaryIO, Final, TextIO
-from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import requests
 import urllib3.exceptions
@@ -28,7 +28,7 @@ from requests.auth import AuthBase
 
 import httpkit
 from httpkit._exceptions import ConfigError
-from httpkit._redact import REDACTED, sensitive_names
+from httpkit._redact import REDACTED, SECRET_PARAMETER, redact_url, sensitive_names
 from httpkit._redirects import auth_header_names
 from httpkit._urls import origin_of
 
@@ -72,9 +72,6 @@ exit codes:
 METHOD_ALIASES: Final = ("get", "post", "put", "patch", "delete", "head")
 
 _TOKEN: Final = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
-#: Header names that probably carry a secret, on top of httpkit's sensitive set; ``-v`` hides
-#: their values.
-_SECRETISH: Final = re.compile(r"token|key|secret|passw|auth|session|cookie|signature", re.I)
 _CHUNK: Final = 64 * 1024
 
 
@@ -323,30 +320,9 @@ def build_session(args: argparse.Namespace, url: str) -> Session:
 # -- showing things without their secrets ------------------------------------------------
 
 
-def redact_url(url: str) -> str:
-    """``url`` without a password in its user info or values of secret-looking parameters.
-
-    >>> redact_url("https://bob:pw@example.com/x?api_key=k&page=2")
-    'https://bob:<redacted>@example.com/x?api_key=<redacted>&page=2'
-    """
-    try:
-        parts = urlsplit(url)
-        netloc = parts.netloc
-        if parts.password is not None:
-            userinfo, _, hostport = netloc.rpartition("@")
-            netloc = f"{userinfo.partition(':')[0]}:{REDACTED}@{hostport}"
-        query = "&".join(
-            f"{quote(k, safe='')}={REDACTED if _SECRETISH.search(k) else quote(v, safe='')}"
-            for k, v in parse_qsl(parts.query, keep_blank_values=True)
-        )
-        return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
-    except ValueError:
-        return "<unparsable URL>"
-
-
 def _hidden(names: frozenset[str], headers: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
     for name, value in headers.items():
-        secret = name.lower() in names or _SECRETISH.search(name) is not None
+        secret = name.lower() in names or SECRET_PARAMETER.search(name) is not None
         shown = value.decode("latin-1") if isinstance(value, bytes) else str(value)
         yield name, REDACTED if secret else shown
 

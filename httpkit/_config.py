@@ -25,7 +25,9 @@ else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
 _SESSION_ONLY: Final = frozenset({"user_agent", "base_url", "pool_maxsize", "raise_for_status"})
-_POLICY_KEYS: Final = frozenset({"timeout", "retry", "deadline", "headers", "verify", "cert"})
+_POLICY_KEYS: Final = frozenset(
+    {"timeout", "retry", "deadline", "headers", "verify", "cert", "ssrf", "cache", "rate_limit"}
+)
 _AUTH_KEYS: Final = frozenset(
     {"auth", "username", "password_env", "token_env", "token_header", "token_scheme"}
 )
@@ -78,7 +80,16 @@ def load_config(source: str | PathLike[str] | Mapping[str, Any]) -> LoadedConfig
     settings = _settings(
         session_table, where, allow=_POLICY_KEYS | _SESSION_ONLY | _TLS_SESSION_KEYS
     )
-    for key in ("timeout", "retry", "deadline", *_SESSION_ONLY, *sorted(_TLS_SESSION_KEYS)):
+    for key in (
+        "timeout",
+        "retry",
+        "deadline",
+        "ssrf",
+        "cache",
+        "rate_limit",
+        *_SESSION_ONLY,
+        *sorted(_TLS_SESSION_KEYS),
+    ):
         if key in settings:
             loaded.session[key] = settings.pop(key)
     # verify, cert, headers and auth are requests.Session attributes.

@@ -29,6 +29,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.util import Timeout
 
 from httpkit._exceptions import DeadlineExceeded
+from httpkit._ssrf import VettedConnection, VettedPool
 
 #: How often the watchdog looks for expired calls, in seconds: the most a call can run
 #: past its deadline because of the watchdog's own timing.
@@ -161,7 +162,11 @@ class DeadlineTimeout(Timeout):
         return (self._connect, self._read)
 
     def clone(self) -> DeadlineTimeout:
-        return DeadlineTimeout(self.call, connect=self._connect, read=self._read)
+        # urllib3 clones for every attempt; the values were validated when first built.
+        copy = object.__new__(DeadlineTimeout)
+        copy.__dict__.update(self.__dict__)
+        copy._start_connect = None
+        return copy
 
     def _cap(self, value: Any) -> Any:
         left = max(self.call.remaining(), _MIN_TIMEOUT)
@@ -178,7 +183,8 @@ class DeadlineTimeout(Timeout):
         return self._cap(super().read_timeout)
 
 
-class _WatchedConnection(HTTPConnection):
+# SSRF: the Vetted* bases open sockets only to addresses the active SSRFPolicy vetted.
+class _WatchedConnection(VettedConnection):
     """Registers itself with the call in progress before each request it sends."""
 
     def request(self, *args: Any, **kwargs: Any) -> None:
@@ -194,9 +200,9 @@ class _WatchedHTTPSConnection(_WatchedConnection, HTTPSConnection):
     """The HTTPS variant: ``request()`` above, then HTTPSConnection's TLS connect."""
 
 
-class WatchedHTTPConnectionPool(HTTPConnectionPool):
+class WatchedHTTPConnectionPool(VettedPool, HTTPConnectionPool):
     ConnectionCls = _WatchedConnection
 
 
-class WatchedHTTPSConnectionPool(HTTPSConnectionPool):
+class WatchedHTTPSConnectionPool(VettedPool, HTTPSConnectionPool):
     ConnectionCls = _WatchedHTTPSConnection

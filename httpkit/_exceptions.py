@@ -7,9 +7,12 @@ working::
     HttpkitError
      ├─ ConfigError(HttpkitError, ValueError)                     bad settings, config files
      ├─ AuthError(HttpkitError, requests.RequestException)        an auth flow cannot go on
+     ├─ BlockedAddress(HttpkitError, requests.ConnectionError)    the SSRF policy refused a target
      ├─ DeadlineExceeded(HttpkitError, requests.Timeout)          the call's deadline passed
      ├─ RetryAfterTooLong(HttpkitError, requests.RetryError)      the server asks to wait too long
-     └─ UnreplayableBody(HttpkitError, requests.RequestException) a body that cannot be re-sent
+     ├─ UnreplayableBody(HttpkitError, requests.RequestException) a body that cannot be re-sent
+     ├─ BodyTooLarge(HttpkitError, requests.RequestException)     a body larger than max_body
+     └─ MiddlewareError(HttpkitError, RuntimeError)               a middleware broke its contract
 
 Errors that requests and urllib3 already name well (``ConnectionError``, ``ReadTimeout``,
 ``SSLError``) propagate as they are.
@@ -24,9 +27,12 @@ from requests.exceptions import RetryError
 
 __all__ = [
     "AuthError",
+    "BlockedAddress",
+    "BodyTooLarge",
     "ConfigError",
     "DeadlineExceeded",
     "HttpkitError",
+    "MiddlewareError",
     "RetryAfterTooLong",
     "UnreplayableBody",
 ]
@@ -46,6 +52,35 @@ class ConfigError(HttpkitError, ValueError):
 
 class AuthError(HttpkitError, requests.RequestException):
     """An authentication flow cannot go on: a malformed challenge, a failed token fetch."""
+
+
+class BlockedAddress(HttpkitError, requests.ConnectionError):
+    """The SSRF policy refused a target: an internal address, a denied name or port.
+
+    Nothing was sent to the target, and the call is not retried. The message names the
+    host, the address and the rule, and says how to allow the target if it is intended.
+
+    Attributes:
+        host: the host of the URL, as given (a name or an IP literal).
+        address: the address refused, or ``None`` when the name or the port was.
+        rule: why, e.g. ``"127.0.0.1 is loopback (127.0.0.0/8)"``.
+    """
+
+    def __init__(
+        self,
+        *args: Any,
+        host: str | None = None,
+        address: str | None = None,
+        rule: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.host = host
+        self.address = address
+        self.rule = rule
+
+    def __reduce__(self) -> Any:
+        return (_rebuild, (type(self), self.args, self.__dict__))
 
 
 class DeadlineExceeded(HttpkitError, requests.Timeout):
@@ -90,6 +125,25 @@ class UnreplayableBody(HttpkitError, requests.RequestException):
 
     def __reduce__(self) -> Any:
         return (_rebuild, (type(self), self.args, self.__dict__))
+
+
+class BodyTooLarge(HttpkitError, requests.RequestException):
+    """A response body grew past ``max_body`` bytes once decoded; reading stopped there.
+
+    Attributes:
+        limit: the cap, in bytes.
+    """
+
+    def __init__(self, *args: Any, limit: int = 0, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.limit = limit
+
+    def __reduce__(self) -> Any:
+        return (_rebuild, (type(self), self.args, self.__dict__))
+
+
+class MiddlewareError(HttpkitError, RuntimeError):
+    """A middleware broke its contract, e.g. called ``send`` more often than allowed."""
 
 
 def _rebuild(cls: type[Exception], args: tuple[Any, ...], state: dict[str, Any]) -> Exception:

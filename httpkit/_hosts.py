@@ -18,9 +18,13 @@ from urllib.parse import urlsplit
 
 from requests.auth import AuthBase
 
+from httpkit._cache import CacheStore, check_cache
 from httpkit._exceptions import ConfigError
+from httpkit._middleware import check_middlewares
+from httpkit._ratelimit import RateLimit, check_rate_limit
 from httpkit._redact import REDACTED, SENSITIVE_HEADERS
 from httpkit._retry import RetryPolicy
+from httpkit._ssrf import SSRFPolicy, check_ssrf
 from httpkit._timeouts import UNSET, Timeouts, _Unset
 from httpkit._tls import (
     KeyPassword,
@@ -297,6 +301,11 @@ class HostConfig:
     min_tls: str | _Unset = UNSET
     pins: frozenset[str] | _Unset = UNSET
     key_password: KeyPassword | _Unset = UNSET
+    middlewares: tuple[Any, ...] | _Unset = UNSET
+    max_body: int | _Unset | None = UNSET
+    ssrf: SSRFPolicy | _Unset | None = UNSET
+    cache: CacheStore | _Unset | None = UNSET
+    rate_limit: RateLimit | _Unset | None = UNSET
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any], *, where: str) -> HostConfig:
@@ -363,6 +372,16 @@ def check_deadline(where: str, value: Any) -> float | None:
     return float(value)
 
 
+def check_max_body(where: str, value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(
+            f"{where}: max_body: expected a number of bytes > 0 (an int) or None, got {value!r}"
+        )
+    return value
+
+
 def _check_headers(where: str, value: Any) -> tuple[tuple[str, str], ...]:
     if not isinstance(value, Mapping):
         raise ConfigError(f"{where}: headers: expected a mapping of names to values, got {value!r}")
@@ -410,4 +429,9 @@ _CHECKS: Final[dict[str, Any]] = {
     "min_tls": check_min_tls,
     "pins": check_pins,
     "key_password": check_key_password,
+    "middlewares": check_middlewares,
+    "max_body": check_max_body,
+    "ssrf": check_ssrf,
+    "cache": check_cache,
+    "rate_limit": check_rate_limit,
 }

@@ -1,9 +1,11 @@
-"""Which headers carry credentials, and how to show them without their secrets."""
+"""Which headers and URL parts carry credentials, and how to show them without their secrets."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
-from typing import Final
+from typing import Any, Final
+from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 
 #: Header names (lowercase) whose values are credentials. They are scoped to their origin
 #: on redirects and never shown in logs or reprs.
@@ -35,11 +37,92 @@ def sensitive_names(extra: Iterable[str] = ()) -> frozenset[str]:
 
 
 def redact_headers(
-    headers: Mapping[str, str], sensitive: frozenset[str] = SENSITIVE_HEADERS
-) -> dict[str, str]:
+    headers: Mapping[str, Any], sensitive: frozenset[str] = SENSITIVE_HEADERS
+) -> dict[str, Any]:
     """A copy of ``headers`` with every credential value replaced.
 
     >>> redact_headers({"Accept": "text/html", "Authorization": "Bearer s3cret"})
     {'Accept': 'text/html', 'Authorization': '<redacted>'}
     """
     return {k: (REDACTED if k.lower() in sensitive else v) for k, v in headers.items()}
+
+
+#: Query parameter names whose values are credentials: ``token``, ``access_token``,
+#: ``api_key``, ``client_secret``, ``password``, ``signature``, ``sig``, ``X-Amz-Signature``...
+SECRET_PARAMETER: Final = re.compile(
+    r"token|key|secret|passw|signature|credential|session|auth|^sig$", re.IGNORECASE
+)
+
+
+def redact_url(url: str) -> str:
+    """``url`` without the password of its user info or the values of secret parameters.
+
+    >>> redact_url("https://bob:pw@example.com/x?api_key=k&page=2&sig=abc")
+    'https://bob:<redacted>@example.com/x?api_key=<redacted>&page=2&sig=<redacted>'
+    >>> redact_url("https://example.com/plain?page=2")
+    'https://example.com/plain?page=2'
+    """
+    try:
+        parts = urlsplit(url)
+        if parts.password is None and not parts.query:
+            return url
+        netloc = parts.netloc
+        if parts.password is not None:
+            userinfo, _, hostport = netloc.rpartition("@")
+            netloc = f"{userinfo.partition(':')[0]}:{REDACTED}@{hostport}"
+        query = "&".join(
+            f"{quote(k, safe='')}={REDACTED if SECRET_PARAMETER.search(k) else quote(v, safe='')}"
+            for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        )
+        return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    except ValueError:
+        return "<unparsable URL>"
+
+
+def url_secrets(url: str) -> tuple[str, ...]:
+    """The secret values a URL carries (user-info password, secret parameters), longest first.
+
+    >>> url_secrets("https://u:pw@example.com/?token=abc&page=2")
+    ('abc', 'pw')
+    """
+    try:
+        parts = urlsplit(url)
+        found = {v for k, v in parse_qsl(parts.query) if SECRET_PARAMETER.search(k) and v}
+        if parts.password:
+            found.add(parts.password)
+    except ValueError:
+        return ()
+    return tuple(sorted(found, key=len, reverse=True))
+
+
+def scrub(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every one of ``secrets`` (and its percent-encoded form) replaced."""
+    for secret in secrets:
+        text = text.replace(secret, REDACTED).replace(quote(secret, safe=""), REDACTED)
+    return text
+
+
+def scrub_exception(error: BaseException, secrets: tuple[str, ...]) -> None:
+    """Remove ``secrets`` from an exception's message, its causes and their messages, in place.
+
+    requests and urllib3 put the URL, query string included, into some messages
+    (``Max retries exceeded with url: /path?token=...``); tracebacks and logs show them.
+    """
+    if not secrets:
+        return
+    seen: set[int] = set()
+    pending: list[Any] = [error]
+    while pending:
+        item = pending.pop()
+        if not isinstance(item, BaseException) or id(item) in seen:
+            continue
+        seen.add(id(item))
+        item.args = tuple(scrub(a, secrets) if isinstance(a, str) else a for a in item.args)
+        pending.extend(a for a in item.args if isinstance(a, BaseException))
+        for name in ("url", "reason"):
+            value = getattr(item, name, None)
+            if isinstance(value, str):
+                setattr(item, name, scrub(value, secrets))
+            elif isinstance(value, BaseException):
+                pending.append(value)
+        pending.extend((item.__cause__, item.__context__))

@@ -15,6 +15,7 @@ from urllib3.util.retry import RequestHistory, Retry
 
 from httpkit._deadline import ACTIVE_CALL
 from httpkit._exceptions import ConfigError, DeadlineExceeded, RetryAfterTooLong, UnreplayableBody
+from httpkit._ratelimit import retry_waits
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -106,8 +107,12 @@ class PolicyRetry(Retry):
         wait = None
         if self.respect_retry_after_header and response is not None:
             wait = self.get_retry_after(response)
+        from_server = bool(wait)
         if not wait:
             wait = self.get_backoff_time()
+        # Rate limits: a server-asked wait pauses the origin for the session's other
+        # threads too; this attempt's own wait is the sleep below (no double wait).
+        retry_waits(wait, from_server)
         call = ACTIVE_CALL.get()
         if call is not None and wait >= call.remaining():
             raise DeadlineExceeded(
@@ -181,6 +186,8 @@ class RetryPolicy:
         retry_after_max: the longest ``Retry-After`` wait honoured, in seconds.
         idempotency_key: send one ``Idempotency-Key`` header per call, identical on every
             attempt, and retry POST and PATCH like idempotent methods.
+        redirects: how many redirects a call may follow; ``None`` leaves it to
+            ``session.max_redirects`` (30), ``0`` returns redirect responses unfollowed.
 
     >>> RetryPolicy(total=5, backoff_factor=0).to_urllib3().total
     5
@@ -197,10 +204,13 @@ class RetryPolicy:
     respect_retry_after: bool = True
     retry_after_max: float = 120.0
     idempotency_key: bool = False
+    redirects: int | None = None
     _retry: Retry = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         _non_negative("total", self.total, integer=True)
+        if self.redirects is not None:
+            _non_negative("redirects", self.redirects, integer=True)
         for name in ("backoff_factor", "backoff_max", "jitter", "retry_after_max"):
             _non_negative(name, getattr(self, name))
         object.__setattr__(self, "statuses", _frozen_statuses(self.statuses))
@@ -214,7 +224,9 @@ class RetryPolicy:
             f"backoff_max={self.backoff_max}, jitter={self.jitter}, "
             f"statuses={sorted(self.statuses)}, methods={sorted(self.methods)}, "
             f"respect_retry_after={self.respect_retry_after}, "
-            f"retry_after_max={self.retry_after_max}, idempotency_key={self.idempotency_key})"
+            f"retry_after_max={self.retry_after_max}, idempotency_key={self.idempotency_key}"
+            + ("" if self.redirects is None else f", redirects={self.redirects}")
+            + ")"
         )
 
     @property
@@ -256,7 +268,7 @@ class RetryPolicy:
         if isinstance(value, RetryPolicy | Retry):
             return value
         if value is False:
-            return NO_RETRIES
+            return NOTHING_AGAIN
         if isinstance(value, int) and not isinstance(value, bool):
             if value < 0:
                 raise ConfigError(f"retry must be >= 0 retries, got {value!r}")
@@ -271,6 +283,23 @@ RetryArg: TypeAlias = "RetryPolicy | Retry | int | bool"
 
 DEFAULT_RETRY: Final = RetryPolicy()
 NO_RETRIES: Final = RetryPolicy(total=0)
+#: ``retry=False``: as urllib3's ``Retry(False)``, no retries and no redirects followed.
+NOTHING_AGAIN: Final = RetryPolicy(total=0, redirects=0)
+
+
+def redirect_limit(value: RetryPolicy | Retry) -> int | None:
+    """How many redirects a retry setting allows; ``None``: no limit of its own.
+
+    >>> redirect_limit(RetryPolicy.coerce(False)), redirect_limit(Retry(redirect=0))
+    (0, 0)
+    >>> redirect_limit(RetryPolicy()) is None
+    True
+    """
+    if isinstance(value, RetryPolicy):
+        return value.redirects
+    if value.redirect is False or value.total is False:
+        return 0
+    return value.redirect if isinstance(value.redirect, int) else None
 
 
 def to_urllib3(value: RetryPolicy | Retry) -> Retry:

@@ -2,26 +2,36 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextvars import ContextVar
 from importlib.metadata import version
 from os import PathLike
 from typing import TYPE_CHECKING, Any, Final
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import requests
 from requests.adapters import BaseAdapter
-from requests.exceptions import InvalidSchema
+from requests.exceptions import InvalidSchema, InvalidURL, TooManyRedirects
 from requests.structures import CaseInsensitiveDict
 
-from httpkit._adapters import DEFAULT_SESSION_CONFIG, HostAdapter
+from httpkit._adapters import DEFAULT_SESSION_CONFIG, HostAdapter, check_header_values
+from httpkit._bodies import drain_redirect
 from httpkit._deadline import ACTIVE_CALL, WATCHDOG, Call, deadline_exceeded
 from httpkit._environ import ENVIRONMENT_PROXIES
 from httpkit._exceptions import ConfigError, DeadlineExceeded, UnreplayableBody
-from httpkit._hosts import HostConfig, HostPattern, MountTable, check_deadline, split_host
-from httpkit._redact import sensitive_names
+from httpkit._hosts import (
+    HostConfig,
+    HostPattern,
+    MountTable,
+    check_deadline,
+    split_host,
+    split_url,
+)
+from httpkit._middleware import Middleware
+from httpkit._redact import redact_url, scrub_exception, sensitive_names, url_secrets
 from httpkit._redirects import (
     NETRC,
     NO_AUTH,
@@ -32,7 +42,8 @@ from httpkit._redirects import (
     same_origin,
     strip_credentials,
 )
-from httpkit._retry import DEFAULT_RETRY, RetryArg, RetryPolicy, body_replayable
+from httpkit._retry import DEFAULT_RETRY, RetryArg, RetryPolicy, body_replayable, redirect_limit
+from httpkit._ssrf import SSRFPolicy
 from httpkit._timeouts import DEFAULT_TIMEOUTS, UNSET, TimeoutArg, _Unset
 from httpkit._tls import resolve_verify
 
@@ -67,6 +78,12 @@ class _CallTLS:
 
 #: The TLS arguments of the call in progress (set by ``request()``).
 _CALL_TLS: ContextVar[_CallTLS | None] = ContextVar("httpkit_call_tls", default=None)
+
+#: Whether the redirect machinery is following redirects (not just computing ``next``).
+_FOLLOWING: ContextVar[bool] = ContextVar("httpkit_following_redirects", default=False)
+
+log = logging.getLogger("httpkit")
+
 
 #: Methods that get an ``Idempotency-Key`` under ``RetryPolicy(idempotency_key=True)``.
 _KEYED_METHODS: Final = frozenset({"POST", "PATCH"})
@@ -133,6 +150,23 @@ class Session(requests.Session):
             (the operating system's store; needs ``pip install 'httpkit[system]'``) or
             the path of a CA file or directory. See ``docs/tls.md``.
         min_tls: the lowest TLS version offered: ``"1.2"`` (the default) or ``"1.3"``.
+        middlewares: callables ``mw(request, send) -> response`` run around every request,
+            the first outermost (see :class:`LoggingMiddleware`); a host policy's own run
+            inside these.
+        max_body: a cap, in bytes, on a response body once decoded (``content``, ``text``,
+            ``json()``); past it reading stops with :class:`BodyTooLarge`. ``None``: no cap.
+        cross_origin_body: let a 307/308 redirect carry the request body to another
+            origin. By default such a redirect is not followed: the 307/308 is returned.
+        ssrf: an :class:`SSRFPolicy` (or ``True`` for its defaults) that refuses
+            connections to loopback, private, link-local and other internal addresses,
+            on every redirect hop; a host policy's ``ssrf`` replaces it. See
+            ``docs/security.md``.
+        cache: HTTP caching of GET/HEAD responses: ``True`` (in memory), the path of an
+            SQLite file, or a :class:`MemoryCache`/:class:`SQLiteCache`; off by default.
+            See ``docs/caching.md``.
+        rate_limit: a per-origin limit such as ``"10/s"``, ``"600/min"``, ``"auto"``
+            (follow ``RateLimit-*`` headers) or ``"10/s+auto"``, or a :class:`RateLimit`.
+            See ``docs/rate-limits.md``.
 
     >>> with Session(timeout=5, retry=2, user_agent="myapp/1.4") as s:
     ...     s.headers["User-Agent"].startswith("myapp/1.4 httpkit/")
@@ -147,6 +181,7 @@ class Session(requests.Session):
         "pool_maxsize",
         "raise_for_status",
         "sensitive_headers",
+        "cross_origin_body",
         "_header_binding",
     ]
 
@@ -155,6 +190,7 @@ class Session(requests.Session):
     pool_maxsize: int | None
     raise_for_status: bool
     sensitive_headers: frozenset[str]
+    cross_origin_body: bool
 
     def __init__(
         self,
@@ -169,15 +205,27 @@ class Session(requests.Session):
         sensitive_headers: Iterable[str] = (),
         trust: str | PathLike[str] | None = None,
         min_tls: str | None = None,
+        middlewares: Iterable[Middleware] = (),
+        max_body: int | None = None,
+        cross_origin_body: bool = False,
+        ssrf: SSRFPolicy | bool | Mapping[str, Any] | None = None,
+        cache: Any = None,
+        rate_limit: Any = None,
     ) -> None:
         super().__init__()
         self._table: MountTable | None = None
+        self.cross_origin_body = bool(cross_origin_body)
         tls = {"trust": trust, "min_tls": min_tls}
         settings = HostConfig.from_settings(
             {
                 "timeout": timeout,
                 "retry": retry,
                 "deadline": deadline,
+                "middlewares": middlewares,
+                "max_body": max_body,
+                "ssrf": ssrf,
+                "cache": cache,
+                "rate_limit": rate_limit,
                 **{k: v for k, v in tls.items() if v is not None},
             },
             where="Session()",
@@ -227,8 +275,10 @@ class Session(requests.Session):
                 ``"https://example.com/api/v2"`` (that path and below).
             **settings: ``timeout``, ``retry``, ``headers``, ``auth``, ``verify``,
                 ``cert``, ``deadline``, and for TLS ``trust``, ``min_tls``, ``pins`` and
-                ``key_password`` (``docs/tls.md``). Calling ``configure`` again for the same target
-                updates the settings it names and keeps the others.
+                ``key_password`` (``docs/tls.md``), and ``ssrf`` (an :class:`SSRFPolicy`,
+                ``True``, or ``None`` to exempt the target; ``docs/security.md``). Calling
+                ``configure`` again for the same target updates the settings it names and
+                keeps the others.
 
         Returns:
             The policy now in force for ``target``.
@@ -412,12 +462,84 @@ class Session(requests.Session):
                 request.auth = self._netrc_auth(request, host)
         prepared = super().prepare_request(request)
         self._scope_session_headers(prepared, request)
+        check_header_values(prepared)
         if prepared.method in _KEYED_METHODS and "Idempotency-Key" not in prepared.headers:
             adapter = self._host_adapter(prepared.url or "")
             retry = adapter.retry if adapter is not None else None
             if isinstance(retry, RetryPolicy) and retry.idempotency_key:
                 prepared.headers["Idempotency-Key"] = str(uuid.uuid4())
         return prepared
+
+    def resolve_redirects(  # type: ignore[override]  # same parameters, passed through
+        self, resp: Response, req: PreparedRequest, *args: Any, **kwargs: Any
+    ) -> Iterator[Any]:
+        """Follow redirects as requests does, within the call's redirect limit.
+
+        ``RetryPolicy(redirects=N)``, ``retry=False`` and ``urllib3.Retry(redirect=N)`` limit
+        the hops; redirect bodies are drained, not decoded (see :meth:`get_redirect_target`).
+        """
+        if not resp.is_redirect:
+            return  # the common case: nothing to follow, nothing to look up
+        following = not kwargs.get("yield_requests", False)
+        adapter = self._host_adapter(req.url or "")
+        limit = redirect_limit(adapter.retry) if adapter is not None else None
+        if following and limit == 0:
+            return
+        token = _FOLLOWING.set(following)
+        try:
+            for hops, item in enumerate(super().resolve_redirects(resp, req, *args, **kwargs), 1):
+                yield item
+                if (
+                    following
+                    and limit is not None
+                    and hops >= limit
+                    and self.get_redirect_target(item)
+                ):
+                    raise TooManyRedirects(
+                        f"more than {limit} redirects (the retry policy's limit)", response=item
+                    )
+        finally:
+            _FOLLOWING.reset(token)
+
+    def get_redirect_target(self, resp: Response) -> str | None:
+        """The URL a redirect response points to, checked; ``None`` if it is not followed.
+
+        A malformed ``Location`` raises ``requests.exceptions.InvalidURL`` naming it. A
+        307/308 that would carry the request body to another origin is not followed unless
+        ``cross_origin_body=True``. While redirects are followed, a redirect response's body
+        is drained up to 64 KiB without decoding, never read in full.
+        """
+        target = super().get_redirect_target(resp)
+        if target is None:
+            return None
+        try:
+            next_url = urljoin(resp.url, target)
+            split_url(next_url)  # parses host and port
+            urlsplit(next_url).port  # noqa: B018 - raises on a bad port
+        except ValueError:
+            shown = target.split("?", 1)[0][:200]
+            raise InvalidURL(
+                f"the server redirected to a malformed Location: {shown!r}", response=resp
+            ) from None
+        request = resp.request
+        if (
+            resp.status_code in (307, 308)
+            and request is not None
+            and request.body is not None
+            and not self.cross_origin_body
+            and not same_origin(resp.url, next_url)
+        ):
+            log.warning(
+                "not following the %s redirect from %s to %s: it would send the request body "
+                "to another origin; pass Session(cross_origin_body=True) to allow it",
+                resp.status_code,
+                redact_url(resp.url),
+                redact_url(next_url),
+            )
+            return None
+        if _FOLLOWING.get():
+            drain_redirect(resp)
+        return target
 
     def rebuild_method(self, prepared_request: PreparedRequest, response: Response) -> None:
         """As requests does; a 307/308 that must re-send an unreplayable body raises instead.
@@ -464,6 +586,7 @@ class Session(requests.Session):
         plugin set. The new origin then gets its own host policy's auth, or its ``.netrc``
         entry when no ``Authorization`` is left.
         """
+        check_header_values(prepared_request)  # cookies a server set travel on this hop
         new_url = prepared_request.url or ""
         old_url = (response.request.url if response.request is not None else None) or ""
         if not same_origin(old_url, new_url):
@@ -543,6 +666,14 @@ class Session(requests.Session):
         A plain ``HTTPAdapter`` mounted by the user never sees httpkit's ``UNSET`` marker.
         The first send of a call starts its deadline; redirect hops share it.
         """
+        try:
+            return self._send_within_deadline(request, kwargs)
+        except Exception as exc:
+            # requests and urllib3 put URLs, query strings included, into some messages.
+            scrub_exception(exc, url_secrets(request.url or ""))
+            raise
+
+    def _send_within_deadline(self, request: PreparedRequest, kwargs: dict[str, Any]) -> Response:
         if ACTIVE_CALL.get() is not None:
             return self._send(request, kwargs)
         seconds = _CALL_DEADLINE.get()

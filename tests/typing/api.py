@@ -36,3 +36,17 @@ def still_a_requests_session(session: requests.Session) -> None:
 
 def accepts_an_httpkit_session() -> None:
     still_a_requests_session(httpkit.Session(retry=False))
+
+
+def ssrf_policy() -> httpkit.Session:
+    policy = httpkit.SSRFPolicy(allow=["10.0.0.0/8", "db.internal"], deny=["10.9.9.9"], ports=[443])
+    session = httpkit.Session(ssrf=policy)
+    session.configure("https://hooks.example.com", ssrf=True)
+    addresses: list[str] = policy.resolve("example.com", 443)
+    assert addresses
+    try:
+        session.get("https://example.com/")
+    except httpkit.BlockedAddress as exc:
+        rule: str | None = exc.rule
+        print(rule)
+    return session

@@ -61,7 +61,7 @@ def test_a_full_config_builds_the_session_it_describes(tmp_path: Path) -> None:
     assert isinstance(api.auth, TokenAuth)
     corp = s.policy_for("https://build.corp.example/")
     assert corp.timeout == Timeouts(connect=1, read=5)
-    assert corp.retry == RetryPolicy(total=0)
+    assert corp.retry == RetryPolicy(total=0, redirects=0)
     assert isinstance(corp.auth, DigestAuth)
 
 

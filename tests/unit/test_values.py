@@ -106,8 +106,10 @@ def test_retry_coerce_numbers_and_false(value: object, total: int) -> None:
     assert coerced.statuses == RETRY_STATUSES
 
 
-def test_retry_false_is_no_retries() -> None:
-    assert RetryPolicy.coerce(False) is NO_RETRIES
+def test_retry_false_is_no_retries_and_no_redirects() -> None:
+    assert RetryPolicy.coerce(False) == RetryPolicy(total=0, redirects=0)
+    assert RetryPolicy.coerce(0) == NO_RETRIES
+    assert NO_RETRIES.redirects is None
 
 
 def test_retry_coerce_keeps_a_urllib3_retry() -> None:

@@ -1,0 +1,213 @@
+"""What caching and rate limiting cost: httpkit with and without them, side by side.
+
+Usage::
+
+    python benchmarks/bench_cache.py [--rounds N] [--requests M] [--json PATH]
+
+A keep-alive HTTP/1.1 server runs in a separate process on 127.0.0.1 and answers every
+GET with a tiny body and ``Cache-Control: max-age=3600``. Contenders, each with its own
+session (one pooled connection), send M GETs per round; their order rotates from round
+to round so drift on a noisy machine hits all of them alike.
+
+Two questions, each answered with per-round ratios (medians over rounds):
+
+* cache hit / round trip: wall time of a GET served from the cache (``cache=True``,
+  after one priming request) against the same GET sent to the server (no cache): the
+  target is below 0.10. A hit still runs the whole session path (``prepare_request``,
+  merging settings, hooks) before the cache middleware answers; the "floor" contender, a
+  middleware that answers at once, measures that path, and "cache layer alone" is the
+  hit minus the floor;
+* limiter overhead: ``rate_limit`` set high enough never to wait (``1000000/s+auto``)
+  against no limiter, in client CPU per request: the target is below 1.02.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import gc
+import json
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import requests
+
+import httpkit
+
+BODY = b'{"ok": true}\n'
+RESPONSE = (
+    b"HTTP/1.1 200 OK\r\n"
+    b"Content-Type: application/json\r\n"
+    b"Cache-Control: max-age=3600\r\n"
+    b"Content-Length: " + str(len(BODY)).encode() + b"\r\n"
+    b"\r\n" + BODY
+)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def setup(self) -> None:
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def do_GET(self) -> None:
+        self.wfile.write(RESPONSE)  # one write: no Nagle / delayed-ACK stalls
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def serve() -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    server.daemon_threads = True
+    print(server.server_address[1], flush=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    sys.stdin.read()  # until the parent closes stdin or exits
+    server.shutdown()
+
+
+@contextlib.contextmanager
+def running_server() -> Iterator[str]:
+    proc = subprocess.Popen(
+        [sys.executable, str(Path(__file__).resolve()), "--serve"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        yield f"http://127.0.0.1:{int(proc.stdout.readline())}/bench"
+    finally:
+        assert proc.stdin is not None
+        proc.stdin.close()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def make_contenders(url: str) -> dict[str, Callable[[], object]]:
+    plain = httpkit.Session()
+    cached = httpkit.Session(cache=True)
+    limited = httpkit.Session(rate_limit="1000000/s+auto")
+    cached.get(url)  # prime the cache
+
+    def canned(request: Any, send: Any) -> requests.Response:
+        # The floor: a middleware that answers at once, as cheaply as requests allows.
+        response = requests.Response()
+        response.status_code = 200
+        response._content = BODY
+        response.request = request
+        return response
+
+    floor = httpkit.Session(middlewares=[canned])
+
+    def check(response: Any, from_cache: bool | None = None) -> None:
+        assert response.status_code == 200, response.status_code
+        if from_cache is not None:
+            assert response.from_cache is from_cache
+
+    return {
+        "round trip (no cache)": lambda: check(plain.get(url)),
+        "cache hit": lambda: check(cached.get(url), True),
+        "floor: canned answer": lambda: check(floor.get(url)),
+        "rate_limit, not limiting": lambda: check(limited.get(url)),
+    }
+
+
+def run_block(send: Callable[[], object], n: int) -> tuple[float, float]:
+    gc.collect()
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    for _ in range(n):
+        send()
+    return time.process_time() - cpu0, time.perf_counter() - wall0
+
+
+def measure(rounds: int, per_round: int, warmup: int) -> dict[str, dict[str, list[float]]]:
+    with running_server() as url:
+        contenders = make_contenders(url)
+        names = list(contenders)
+        for name in names:
+            run_block(contenders[name], warmup)
+        out: dict[str, dict[str, list[float]]] = {n: {"cpu": [], "wall": []} for n in names}
+        for r in range(rounds):
+            for name in names[r % len(names) :] + names[: r % len(names)]:
+                cpu, wall = run_block(contenders[name], per_round)
+                out[name]["cpu"].append(cpu / per_round * 1e6)
+                out[name]["wall"].append(wall / per_round * 1e6)
+    return out
+
+
+def ratio(out: dict[str, dict[str, list[float]]], a: str, b: str, kind: str) -> list[float]:
+    return [x / y for x, y in zip(out[a][kind], out[b][kind], strict=True)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--requests", type=int, default=400)
+    parser.add_argument("--warmup", type=int, default=200)
+    parser.add_argument("--json", metavar="PATH")
+    args = parser.parse_args(argv)
+    if args.serve:
+        serve()
+        return 0
+    out = measure(args.rounds, args.requests, args.warmup)
+    base = "round trip (no cache)"
+    print(
+        f"Python {platform.python_version()} on {platform.platform()}, "
+        f"requests {requests.__version__}, httpkit {httpkit.__version__}; "
+        f"{args.rounds} rounds x {args.requests} requests"
+    )
+    print()
+    print(f"{'contender':<26} {'wall us/req':>11} {'CPU us/req':>10}")
+    for name, row in out.items():
+        wall, cpu = statistics.median(row["wall"]), statistics.median(row["cpu"])
+        print(f"{name:<26} {wall:>11.1f} {cpu:>10.1f}")
+    hit = ratio(out, "cache hit", base, "wall")
+    own = [
+        (h - f) / b
+        for h, f, b in zip(
+            out["cache hit"]["wall"],
+            out["floor: canned answer"]["wall"],
+            out[base]["wall"],
+            strict=True,
+        )
+    ]
+    lim_cpu = ratio(out, "rate_limit, not limiting", base, "cpu")
+    lim_wall = ratio(out, "rate_limit, not limiting", base, "wall")
+    print()
+    print(
+        f"cache hit / round trip (wall):        median {statistics.median(hit):.3f} "
+        f"(min {min(hit):.3f}, max {max(hit):.3f})   target < 0.10"
+    )
+    print(
+        f"cache layer alone / round trip:       median {statistics.median(own):.3f} "
+        "(hit minus the canned-answer floor: what the session path costs anyway)"
+    )
+    print(
+        f"limiter / no limiter (CPU per req):   median {statistics.median(lim_cpu):.3f} "
+        f"(min {min(lim_cpu):.3f}, max {max(lim_cpu):.3f})   target < 1.02"
+    )
+    print(f"limiter / no limiter (wall per req):  median {statistics.median(lim_wall):.3f}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(out, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,75 @@
+"""Response bodies with a size cap (``max_body``), and redirect bodies that are not read.
+
+A cap on ``response.content`` has to hold while the body is decoded: a 200 KB gzip "bomb"
+becomes 200 MiB. :class:`CappedBody` stands in for the urllib3 response behind
+``response.raw`` and counts decoded bytes as requests reads them, so ``content``, ``text``,
+``json()`` and ``iter_content()`` stop with :class:`~httpkit.BodyTooLarge` as soon as the cap
+is crossed, holding at most the cap plus one chunk.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, Final
+
+from httpkit._exceptions import BodyTooLarge
+
+#: Decoded bytes asked of urllib3 at a time while counting towards the cap.
+_STEP: Final = 64 * 1024
+#: The most of a redirect response's body that is read (undecoded) before following it.
+REDIRECT_DRAIN_LIMIT: Final = 64 * 1024
+
+
+class CappedBody:
+    """A urllib3 response whose decoded body may not exceed ``limit`` bytes."""
+
+    def __init__(self, raw: Any, limit: int, url: str) -> None:
+        self._raw = raw
+        self._limit = limit
+        self._url = url
+        self._seen = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._raw, name)
+
+    def _count(self, data: bytes) -> bytes:
+        self._seen += len(data)
+        if self._seen > self._limit:
+            self._raw.close()
+            raise BodyTooLarge(
+                f"the response body from {self._url} is larger than max_body "
+                f"({self._limit} bytes, decoded); stream it with stream=True or raise max_body",
+                limit=self._limit,
+            )
+        return data
+
+    def stream(
+        self, amt: int | None = _STEP, decode_content: bool | None = None
+    ) -> Iterator[bytes]:
+        step = min(amt or _STEP, _STEP)
+        for chunk in self._raw.stream(step, decode_content=decode_content):
+            yield self._count(chunk)
+
+    def read(self, amt: int | None = None, decode_content: bool | None = None, **kw: Any) -> bytes:
+        if amt is None:
+            return b"".join(self.stream(_STEP, decode_content=decode_content))
+        return self._count(self._raw.read(amt, decode_content=decode_content, **kw))
+
+
+def drain_redirect(response: Any) -> None:
+    """Read at most :data:`REDIRECT_DRAIN_LIMIT` undecoded bytes of a redirect's body.
+
+    requests decodes a redirect response's whole body before following it; httpkit keeps
+    none of it: the body is marked empty, and the connection goes back to the pool only if
+    the body ended within the limit.
+    """
+    raw = response.raw
+    try:
+        leftover = raw.read(REDIRECT_DRAIN_LIMIT, decode_content=False)
+        finished = len(leftover) < REDIRECT_DRAIN_LIMIT or not raw.read(1, decode_content=False)
+    except Exception:
+        finished = False
+    response._content = b""
+    response._content_consumed = True
+    if not finished:
+        raw.close()
