@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Final, TextIO
 from urllib.parse import parse_qs, urlsplit
@@ -121,6 +122,12 @@ class _DemoHandler(BaseHTTPRequestHandler):
             self._digest(path.removeprefix("/").upper())
         elif path == "/me":  # wants a valid bearer token
             self._bearer()
+        elif path == "/report":  # a large document with a validator, revalidated every time
+            if self.headers.get("If-None-Match") == _REPORT_ETAG:
+                self._reply(304, headers={"ETag": _REPORT_ETAG, "Cache-Control": "no-cache"})
+            else:
+                headers = {"ETag": _REPORT_ETAG, "Cache-Control": "no-cache"}
+                self._reply(200, _REPORT, headers)
         elif path == "/hop":  # redirects to the other host
             assert self.server.peer is not None
             where = f"{self.server.peer.origin}/landing?id={self._scene()}"
@@ -339,6 +346,10 @@ def _clients(
 
 
 # -- the scenes ----------------------------------------------------------------------------
+
+#: The conditional scene's document and its validator.
+_REPORT: Final = b"quarterly figures " * 4096  # 72 KiB
+_REPORT_ETAG: Final = '"report-v1"'
 
 
 def _retry_scene(server: _DemoServer, out: TextIO) -> None:
@@ -567,6 +578,30 @@ def _redirect_scene(server: _DemoServer, out: TextIO) -> None:
     )
 
 
+def _conditional_scene(server: _DemoServer, out: TextIO) -> None:
+    with _clients() as (plain, safe):
+        safe.configure(server.origin, cache=True)
+        for who, session in (("requests.Session", plain), ("httpkit.Session", safe)):
+            url = f"{server.origin}/report?id={who}"  # the same URL twice: one cache entry
+            for attempt in ("1st", "2nd"):
+                before = len(server.requests_for(who))
+                result = _call(partial(session.get, url))
+                response = result.response
+                if response is None:
+                    _line(out, who, f"GET {attempt}", result)
+                    continue
+                seen = server.requests_for(who)
+                answered = seen[-1].status if len(seen) > before else "nothing"
+                extra = f"server sent {answered}, {len(response.content) // 1024} KiB body"
+                if getattr(response, "revalidated", False):
+                    extra += " from the cache"
+                _line(out, who, f"GET {attempt}", result, extra, attempts=False)
+    out.write(
+        "  With cache=True httpkit stores the ETag and sends If-None-Match the second time:\n"
+        "  the server answers 304 without the body, and the stored body is returned.\n"
+    )
+
+
 SCENES: Final = (
     _Scene("retry", "a server that fails twice, then answers", _retry_scene),
     _Scene("retry-after", "a server that asks to come back later", _retry_after_scene),
@@ -581,6 +616,7 @@ SCENES: Final = (
     _Scene("digest", "Digest authentication with SHA-256 and SHA-512-256", _digest_scene),
     _Scene("token-refresh", "a token that expires after one second", _token_scene),
     _Scene("redirect", "a redirect to another host", _redirect_scene),
+    _Scene("conditional", "a large document that has not changed", _conditional_scene),
 )
 
 

@@ -148,3 +148,12 @@ def test_demo_whole_tour_through_the_console_script() -> None:
     assert f"{len(_demo.SCENES)} scene(s) in " in result.stdout
     for secret in SECRETS:
         assert secret not in result.stdout + result.stderr
+
+
+def test_demo_conditional_scene_revalidates_with_a_304(capsys: pytest.CaptureFixture[str]) -> None:
+    out = _scene_output("conditional", capsys)
+    httpkit_lines = [line for line in out.splitlines() if "httpkit.Session" in line]
+    plain_lines = [line for line in out.splitlines() if "requests.Session" in line]
+    assert "server sent 200" in httpkit_lines[0]
+    assert "server sent 304, 72 KiB body from the cache" in httpkit_lines[1]
+    assert all("server sent 200, 72 KiB body" in line for line in plain_lines)
