@@ -1,7 +1,8 @@
 """A tiny keep-alive HTTP/1.1 server for the benchmarks, run in its own process.
 
 Run as a script it binds 127.0.0.1 on a free port, prints the port on one line and serves
-until stdin closes (so it never outlives the benchmark that started it). Stdlib only.
+until stdin closes (so it never outlives the benchmark that started it). Extra arguments
+are response headers (``"Cache-Control: max-age=3600"``). Stdlib only.
 
 Every response is written with a single ``send`` call and ``TCP_NODELAY`` is set: writing
 the status line, the headers and the body separately lets Nagle's algorithm and delayed
@@ -19,12 +20,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 BODY = b'{"ok": true}\n'
-RESPONSE = (
-    b"HTTP/1.1 200 OK\r\n"
-    b"Content-Type: application/json\r\n"
-    b"Content-Length: " + str(len(BODY)).encode() + b"\r\n"
-    b"\r\n" + BODY
-)
+
+
+def response_bytes(extra_headers: list[str]) -> bytes:
+    """The one response the server sends, with ``extra_headers`` ("Name: value") added."""
+    head = ["HTTP/1.1 200 OK", "Content-Type: application/json", *extra_headers]
+    head.append(f"Content-Length: {len(BODY)}")
+    return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + BODY
+
+
+RESPONSE = response_bytes(sys.argv[1:] if __name__ == "__main__" else [])
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -57,10 +62,14 @@ def serve() -> None:
 
 
 @contextlib.contextmanager
-def running_server():  # type: ignore[no-untyped-def]  # a benchmark helper, not package code
-    """Start the server in a child process; yield its base URL; stop it afterwards."""
+def running_server(*headers: str):  # type: ignore[no-untyped-def]  # a benchmark helper
+    """Start the server in a child process; yield its base URL; stop it afterwards.
+
+    Args:
+        *headers: extra response headers, as ``"Name: value"``.
+    """
     proc = subprocess.Popen(
-        [sys.executable, str(Path(__file__).resolve())],
+        [sys.executable, str(Path(__file__).resolve()), *headers],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,

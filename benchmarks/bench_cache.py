@@ -24,79 +24,22 @@ Two questions, each answered with per-round ratios (medians over rounds):
 from __future__ import annotations
 
 import argparse
-import contextlib
 import gc
 import json
 import platform
-import socket
 import statistics
-import subprocess
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import requests
+from _server import BODY, running_server
 
 import httpkit
-
-BODY = b'{"ok": true}\n'
-RESPONSE = (
-    b"HTTP/1.1 200 OK\r\n"
-    b"Content-Type: application/json\r\n"
-    b"Cache-Control: max-age=3600\r\n"
-    b"Content-Length: " + str(len(BODY)).encode() + b"\r\n"
-    b"\r\n" + BODY
-)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def setup(self) -> None:
-        super().setup()
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def do_GET(self) -> None:
-        self.wfile.write(RESPONSE)  # one write: no Nagle / delayed-ACK stalls
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
-def serve() -> None:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    server.daemon_threads = True
-    print(server.server_address[1], flush=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    sys.stdin.read()  # until the parent closes stdin or exits
-    server.shutdown()
-
-
-@contextlib.contextmanager
-def running_server() -> Iterator[str]:
-    proc = subprocess.Popen(
-        [sys.executable, str(Path(__file__).resolve()), "--serve"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        yield f"http://127.0.0.1:{int(proc.stdout.readline())}/bench"
-    finally:
-        assert proc.stdin is not None
-        proc.stdin.close()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def make_contenders(url: str) -> dict[str, Callable[[], object]]:
@@ -137,7 +80,7 @@ def run_block(send: Callable[[], object], n: int) -> tuple[float, float]:
 
 
 def measure(rounds: int, per_round: int, warmup: int) -> dict[str, dict[str, list[float]]]:
-    with running_server() as url:
+    with running_server("Cache-Control: max-age=3600") as url:
         contenders = make_contenders(url)
         names = list(contenders)
         for name in names:
@@ -157,15 +100,11 @@ def ratio(out: dict[str, dict[str, list[float]]], a: str, b: str, kind: str) -> 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--requests", type=int, default=400)
     parser.add_argument("--warmup", type=int, default=200)
     parser.add_argument("--json", metavar="PATH")
     args = parser.parse_args(argv)
-    if args.serve:
-        serve()
-        return 0
     out = measure(args.rounds, args.requests, args.warmup)
     base = "round trip (no cache)"
     print(

@@ -26,14 +26,12 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import os
 import platform
 import statistics
 import sys
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +40,7 @@ sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
 
 import requests
 import urllib3
+from _report import print_ratio_table, save_json
 from _server import running_server
 from requests.adapters import HTTPAdapter
 
@@ -152,39 +151,26 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.rounds} rounds x {args.requests} requests per contender; {elapsed:.1f} s"
     )
     print()
-    header = (
-        f"{'contender':<24} {'CPU us/req':>10} {'ratio':>6} "
-        f"{'ratio min-max':>13} {'wall us/req':>11}"
+    print_ratio_table(
+        results,
+        unit="req",
+        width=24,
+        digits=1,
+        note=(
+            "CPU us/req and wall us/req: medians over rounds; ratio: median of per-round "
+            "ratios\nto plain requests.Session (lower is cheaper)."
+        ),
     )
-    print(header)
-    print("-" * len(header))
-    for name, row in results.items():
-        spread = f"{row['ratio_to_requests_min']:.2f}-{row['ratio_to_requests_max']:.2f}"
-        print(
-            f"{name:<24} {row['cpu_us_median']:>10.1f} {row['ratio_to_requests_median']:>6.2f} "
-            f"{spread:>13} {row['wall_us_median']:>11.1f}"
-        )
-    print()
-    print("CPU us/req and wall us/req: medians over rounds; ratio: median of per-round ratios")
-    print("to plain requests.Session (lower is cheaper).")
-
     if args.json:
-        payload = {
-            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-            "cpus": os.cpu_count(),
-            "requests": requests.__version__,
-            "urllib3": urllib3.__version__,
-            "httpkit": httpkit.__version__,
-            "env_vars": env_count,
-            "extra_env": args.extra_env,
-            "rounds": args.rounds,
-            "requests_per_round": args.requests,
-            "baseline": BASELINE,
-            "results": results,
-        }
-        Path(args.json).write_text(json.dumps(payload, indent=2) + "\n")
+        save_json(
+            args.json,
+            results,
+            env_vars=env_count,
+            extra_env=args.extra_env,
+            rounds=args.rounds,
+            requests_per_round=args.requests,
+            baseline=BASELINE,
+        )
     return 0
 
 

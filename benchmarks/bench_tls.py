@@ -27,8 +27,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gc
-import json
-import os
 import platform
 import ssl
 import statistics
@@ -38,7 +36,6 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -218,37 +215,27 @@ def main(argv: list[str] | None = None) -> int:
         f"CA bundle: certifi + test CA, as a path; {elapsed:.1f} s"
     )
     print()
-    header = (
-        f"{'contender':<18} {'CPU us/conn':>11} {'ratio':>6} "
-        f"{'ratio min-max':>13} {'wall us/conn':>12}"
+    from _report import print_ratio_table, save_json
+
+    print_ratio_table(
+        results,
+        unit="conn",
+        width=18,
+        digits=0,
+        note=(
+            "CPU and wall: medians over rounds; ratio: median of per-round ratios to\n"
+            "requests.Session (lower is cheaper; target <= 0.5)."
+        ),
     )
-    print(header)
-    print("-" * len(header))
-    for name, row in results.items():
-        spread = f"{row['ratio_to_requests_min']:.2f}-{row['ratio_to_requests_max']:.2f}"
-        print(
-            f"{name:<18} {row['cpu_us_median']:>11.0f} {row['ratio_to_requests_median']:>6.2f} "
-            f"{spread:>13} {row['wall_us_median']:>12.0f}"
-        )
-    print()
-    print("CPU and wall: medians over rounds; ratio: median of per-round ratios to")
-    print("requests.Session (lower is cheaper; target <= 0.5).")
     if args.json:
-        payload = {
-            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-            "openssl": ssl.OPENSSL_VERSION,
-            "cpus": os.cpu_count(),
-            "requests": requests.__version__,
-            "urllib3": urllib3.__version__,
-            "httpkit": httpkit.__version__,
-            "rounds": args.rounds,
-            "requests_per_round": args.requests,
-            "baseline": BASELINE,
-            "results": results,
-        }
-        Path(args.json).write_text(json.dumps(payload, indent=2) + "\n")
+        save_json(
+            args.json,
+            results,
+            openssl=ssl.OPENSSL_VERSION,
+            rounds=args.rounds,
+            requests_per_round=args.requests,
+            baseline=BASELINE,
+        )
     return 0
 
 
