@@ -27,7 +27,7 @@ from httpkit._exceptions import HttpkitError, RetryAfterTooLong
 from httpkit._hosts import HostConfig, HostPattern
 from httpkit._middleware import Middleware, chain
 from httpkit._ratelimit import RateLimit, RateLimiter
-from httpkit._redact import scrub_exception, url_secrets
+from httpkit._redact import SENSITIVE_HEADERS, scrub_exception, strip_query, url_secrets
 from httpkit._retry import (
     BODY_REPLAYABLE,
     DEFAULT_RETRY,
@@ -86,6 +86,26 @@ _LINE_BREAKING: Final = re.compile("[\r\n\0]")
 _BODY_ERRORS: Final = (requests.exceptions.ChunkedEncodingError, requests.ConnectionError)
 
 
+class SessionShared:
+    """What every adapter of one session shares: credential header names, rate limiters.
+
+    Pickled once with the session and its adapters, so they keep sharing it; rate-limit
+    state is local to a process and starts afresh after unpickling.
+    """
+
+    __slots__ = ("limiters", "sensitive")
+
+    def __init__(self, sensitive: frozenset[str] = SENSITIVE_HEADERS) -> None:
+        self.sensitive = sensitive
+        self.limiters: dict[RateLimit, RateLimiter] = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"sensitive": self.sensitive}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["sensitive"])  # type: ignore[misc]  # fresh limiters
+
+
 class HostAdapter(VettingAdapter):  # SSRF: VettingAdapter.send applies self.ssrf
     """An ``HTTPAdapter`` that applies one host policy.
 
@@ -103,7 +123,14 @@ class HostAdapter(VettingAdapter):  # SSRF: VettingAdapter.send applies self.ssr
     """
 
     # requests pickles the attributes this class-level list names.
-    __attrs__ = [*HTTPAdapter.__attrs__, "policy", "defaults", "pattern", "pool_maxsize"]  # noqa: RUF012
+    __attrs__ = [  # noqa: RUF012
+        *HTTPAdapter.__attrs__,
+        "policy",
+        "defaults",
+        "pattern",
+        "pool_maxsize",
+        "shared",
+    ]
 
     policy: HostConfig
     defaults: HostConfig
@@ -115,7 +142,7 @@ class HostAdapter(VettingAdapter):  # SSRF: VettingAdapter.send applies self.ssr
     max_body: int | None
     middlewares: tuple[Middleware, ...]
     _max_retries: Retry
-    _limiter: RateLimiter | None
+    shared: SessionShared
     _tls: AdapterTLS
 
     def __init__(
@@ -127,8 +154,10 @@ class HostAdapter(VettingAdapter):  # SSRF: VettingAdapter.send applies self.ssr
         pool_connections: int = DEFAULT_POOLSIZE,
         pool_maxsize: int | None = None,
         pool_block: bool = DEFAULT_POOLBLOCK,
+        shared: SessionShared | None = None,
     ) -> None:
         # Set before super().__init__(), which calls init_poolmanager().
+        self.shared = shared if shared is not None else SessionShared()
         self.policy = policy or HostConfig()
         self.defaults = defaults
         self.pattern = pattern
@@ -172,14 +201,12 @@ class HostAdapter(VettingAdapter):  # SSRF: VettingAdapter.send applies self.ssr
         """
         builtins: list[Middleware] = []
         if cache is not None and not isinstance(cache, _Unset):
-            builtins.append(CacheMiddleware(cache))
-        limiter: RateLimiter | None = getattr(self, "_limiter", None)
-        if not isinstance(rate_limit, RateLimit):
-            limiter = None
-        elif limiter is None or limiter.limit != rate_limit:
-            limiter = RateLimiter(rate_limit)
-        self._limiter = limiter
-        if limiter is not None:
+            builtins.append(CacheMiddleware(cache, self.shared.sensitive))
+        if isinstance(rate_limit, RateLimit):
+            # One limiter per limit per session: two policies for one origin share a bucket.
+            limiter = self.shared.limiters.get(rate_limit)
+            if limiter is None:
+                limiter = self.shared.limiters[rate_limit] = RateLimiter(rate_limit)
             builtins.append(limiter)
         return tuple(builtins)
 
@@ -208,18 +235,19 @@ class HostAdapter(VettingAdapter):  # SSRF: VettingAdapter.send applies self.ssr
     ) -> None:
         super().init_poolmanager(connections, maxsize, block=block, **pool_kwargs)
         self.poolmanager.pool_classes_by_scheme = self._pool_classes()
-        # TLS: pools check pins and stop certificate failures from being retried; the
-        # per-adapter TLS state is rebuilt here, also after unpickling.
-        classes = self.poolmanager.pool_classes_by_scheme
-        self.poolmanager.pool_classes_by_scheme = {
-            **classes,
-            "https": checked_pool_class(classes["https"]),
-        }
+        # The per-adapter TLS state is rebuilt here, also after unpickling.
         self._tls = AdapterTLS()
 
     def _pool_classes(self) -> dict[str, type]:
+        """The pool classes for direct and proxied connections alike.
+
+        Every pool registers its connections with the deadline watchdog; HTTPS pools check
+        pins and keep certificate failures from being retried; with ``pool_maxsize=None``
+        pools grow instead of discarding connections.
+        """
         growing = self.pool_maxsize is None and not self._pool_block
-        return _GROWING_POOLS if growing else _FIXED_POOLS
+        classes = _GROWING_POOLS if growing else _FIXED_POOLS
+        return {**classes, "https": checked_pool_class(classes["https"])}
 
     def build_connection_pool_key_attributes(
         self, request: PreparedRequest, verify: Any, cert: Any = None
@@ -387,7 +415,7 @@ class HostAdapter(VettingAdapter):  # SSRF: VettingAdapter.send applies self.ssr
                 requests.ConnectTimeout,
             ):
                 return type(exc)(
-                    f"{request.method} {_safe_url(request.url)} failed after {attempts} "
+                    f"{request.method} {strip_query(request.url)} failed after {attempts} "
                     f"attempts; last error: {cause.reason}",
                     request=request,
                 )
@@ -397,7 +425,7 @@ class HostAdapter(VettingAdapter):  # SSRF: VettingAdapter.send applies self.ssr
         """Build the response as requests does, with ``response.retries`` added."""
         response = super().build_response(req, resp)
         if self.max_body is not None:
-            response.raw = CappedBody(resp, self.max_body, _safe_url(req.url))
+            response.raw = CappedBody(resp, self.max_body, strip_query(req.url))
         response.retries = RetryHistory.from_urllib3(getattr(resp, "retries", None))  # type: ignore[attr-defined]  # httpkit's addition
         return response
 
@@ -413,11 +441,6 @@ def _restore_read_timeout(response: Response, read: Any) -> None:
     sock = getattr(connection, "sock", None)
     if sock is not None:
         sock.settimeout(read if isinstance(read, int | float) else None)
-
-
-def _safe_url(url: str | None) -> str:
-    """The URL without its query string, which may hold credentials."""
-    return (url or "").split("?", 1)[0]
 
 
 def check_header_values(prepared: PreparedRequest) -> None:

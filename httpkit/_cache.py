@@ -35,7 +35,6 @@ from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from email.utils import parsedate_to_datetime
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Final, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
@@ -44,7 +43,7 @@ from requests.structures import CaseInsensitiveDict
 from requests.utils import get_encoding_from_headers
 
 from httpkit._exceptions import ConfigError
-from httpkit._redact import SECRET_PARAMETER, SENSITIVE_HEADERS
+from httpkit._redact import SECRET_PARAMETER, SENSITIVE_HEADERS, is_secret_header
 from httpkit._retry import RetryHistory
 
 if TYPE_CHECKING:
@@ -518,20 +517,18 @@ def _digest(*parts: str) -> str:
     return hashlib.sha256("\0".join(parts).encode("utf-8", "surrogateescape")).hexdigest()
 
 
-@lru_cache(maxsize=512)
-def _secret(name: str) -> bool:
-    """Whether a header named ``name`` carries a credential (cached: names repeat)."""
-    return name.lower() in SENSITIVE_HEADERS or SECRET_PARAMETER.search(name) is not None
-
-
-def credential_values(request: PreparedRequest) -> list[str]:
+def credential_values(
+    request: PreparedRequest, sensitive: frozenset[str] = SENSITIVE_HEADERS
+) -> list[str]:
     """The credentials ``request`` carries, as ``name=value`` strings (empty: none).
 
     Headers in the sensitive set or named like a secret (``X-My-Token``), query
     parameters named like a secret, and a password in the URL all count.
     """
     found = [
-        f"{name.lower()}={value!r}" for name, value in request.headers.items() if _secret(name)
+        f"{name.lower()}={value!r}"
+        for name, value in request.headers.items()
+        if is_secret_header(name, sensitive)
     ]
     url = request.url or ""
     if "?" in url or "@" in url:
@@ -610,10 +607,11 @@ class CacheMiddleware:
     the store) and ``revalidated`` (``True`` when a ``304`` confirmed a stored response).
     """
 
-    __slots__ = ("store",)
+    __slots__ = ("sensitive", "store")
 
-    def __init__(self, store: CacheStore) -> None:
+    def __init__(self, store: CacheStore, sensitive: frozenset[str] = SENSITIVE_HEADERS) -> None:
         self.store = store
+        self.sensitive = sensitive  # the session's credential headers, on top of the usual
 
     def __repr__(self) -> str:
         return f"CacheMiddleware({self.store!r})"
@@ -623,15 +621,19 @@ class CacheMiddleware:
         if method not in CACHEABLE_METHODS:
             response = send(request)
             if method in UNSAFE_METHODS and response.status_code < 400:
-                self.store.delete(_digest("GET", request.url or ""))
-                self.store.delete(_digest("HEAD", request.url or ""))
+                # What is stored for the URL goes, with or without the writer's credentials.
+                credentials = credential_values(request, self.sensitive)
+                for stored in ("GET", "HEAD"):
+                    self.store.delete(_digest(stored, request.url or ""))
+                    if credentials:
+                        self.store.delete(_digest(stored, request.url or "", *credentials))
             return _mark(response, False, False)
         headers = request.headers
         asked = parse_cache_control(_text(headers.get("Cache-Control")))
         if "no-store" in asked or _caller_manages(headers):
             # The caller manages this exchange itself (its own validators, a range).
             return _mark(send(request), False, False)
-        credentials = credential_values(request)
+        credentials = credential_values(request, self.sensitive)
         key = (
             _digest(method, request.url or "", *credentials)
             if credentials

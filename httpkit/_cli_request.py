@@ -514,7 +514,7 @@ def run_request(
     try:
         call = build_call(args, stdin)
         session = build_session(args, url)
-    except (UsageError, CliConfigError, ConfigError) as exc:
+    except (UsageError, CliConfigError, ConfigError, requests.RequestException, ValueError) as exc:
         return _fail(stderr, *classify(exc, url))
     names = sensitive_names(session.sensitive_headers) | auth_header_names(call.auth)
     with session:

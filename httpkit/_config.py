@@ -26,8 +26,21 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 
 _SESSION_ONLY: Final = frozenset({"user_agent", "base_url", "pool_maxsize", "raise_for_status"})
 _POLICY_KEYS: Final = frozenset(
-    {"timeout", "retry", "deadline", "headers", "verify", "cert", "ssrf", "cache", "rate_limit"}
+    {
+        "timeout",
+        "retry",
+        "deadline",
+        "headers",
+        "verify",
+        "cert",
+        "ssrf",
+        "cache",
+        "rate_limit",
+        "max_body",
+    }
 )
+#: ``[session]`` keys that are requests.Session attributes; the others are Session() arguments.
+_SESSION_ATTRS: Final = frozenset({"headers", "verify", "cert", "auth"})
 _AUTH_KEYS: Final = frozenset(
     {"auth", "username", "password_env", "token_env", "token_header", "token_scheme"}
 )
@@ -80,20 +93,9 @@ def load_config(source: str | PathLike[str] | Mapping[str, Any]) -> LoadedConfig
     settings = _settings(
         session_table, where, allow=_POLICY_KEYS | _SESSION_ONLY | _TLS_SESSION_KEYS
     )
-    for key in (
-        "timeout",
-        "retry",
-        "deadline",
-        "ssrf",
-        "cache",
-        "rate_limit",
-        *_SESSION_ONLY,
-        *sorted(_TLS_SESSION_KEYS),
-    ):
-        if key in settings:
-            loaded.session[key] = settings.pop(key)
-    # verify, cert, headers and auth are requests.Session attributes.
-    loaded.session_attrs.update(settings)
+    for key, value in settings.items():
+        destination = loaded.session_attrs if key in _SESSION_ATTRS else loaded.session
+        destination[key] = value
     hosts = _table(document, "hosts", name, "[hosts]")
     for target, table in hosts.items():
         where = f'{name} [hosts."{target}"]'

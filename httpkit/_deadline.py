@@ -29,6 +29,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.util import Timeout
 
 from httpkit._exceptions import DeadlineExceeded
+from httpkit._redact import strip_query
 from httpkit._ssrf import VettedConnection, VettedPool
 
 #: How often the watchdog looks for expired calls, in seconds: the most a call can run
@@ -86,7 +87,7 @@ def deadline_exceeded(seconds: float, request: Any, **kwargs: Any) -> DeadlineEx
     The message names the method and the URL without its query string, which may hold
     credentials.
     """
-    url = (getattr(request, "url", None) or "").split("?", 1)[0]
+    url = strip_query(getattr(request, "url", None))
     return DeadlineExceeded(
         f"the deadline of {seconds:g} s passed during {request.method} {url}",
         deadline=seconds,
@@ -135,9 +136,11 @@ class Watchdog:
                 now = time.monotonic()
                 due = [call for call in self._calls if call.expires_at <= now]
                 for call in due:
+                    # Under the lock: a call that finish() removed is never cut afterwards,
+                    # when its connection may already serve someone else. shutdown() does
+                    # not block.
                     self._calls.discard(call)
-            for call in due:
-                call.expire()
+                    call.expire()
             time.sleep(self._interval)
 
 

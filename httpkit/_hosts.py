@@ -22,7 +22,7 @@ from httpkit._cache import CacheStore, check_cache
 from httpkit._exceptions import ConfigError
 from httpkit._middleware import check_middlewares
 from httpkit._ratelimit import RateLimit, check_rate_limit
-from httpkit._redact import REDACTED, SENSITIVE_HEADERS
+from httpkit._redact import REDACTED, is_secret_header, redact_headers
 from httpkit._retry import RetryPolicy
 from httpkit._ssrf import SSRFPolicy, check_ssrf
 from httpkit._timeouts import UNSET, Timeouts, _Unset
@@ -269,7 +269,7 @@ def _check_header_value(where: str, name: object, value: object) -> None:
     if not isinstance(value, str):
         raise ConfigError(f"{where}: headers: the value of {name!r} must be a string")
     if any(c in value for c in "\r\n\0"):
-        shown = REDACTED if name.lower() in SENSITIVE_HEADERS else repr(value)
+        shown = REDACTED if is_secret_header(name) else repr(value)
         raise ConfigError(
             f"{where}: headers: the value of {name!r} contains CR, LF or NUL ({shown}); "
             "header values must be one line"
@@ -339,7 +339,7 @@ class HostConfig:
             if value is UNSET:
                 continue
             if f.name == "headers":
-                value = {k: REDACTED if k.lower() in SENSITIVE_HEADERS else v for k, v in value}
+                value = redact_headers(dict(value))
             shown.append(f"{f.name}={value!r}")
         return f"HostConfig({', '.join(shown)})"
 

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
 from httpkit._exceptions import MiddlewareError
-from httpkit._redact import REDACTED, redact_headers, redact_url, sensitive_names, url_secrets
+from httpkit._redact import redact_headers, redact_url, scrub, sensitive_names, url_secrets
 
 if TYPE_CHECKING:
     from requests import PreparedRequest, Response
@@ -130,9 +130,7 @@ class LoggingMiddleware:
             response = send(request)
         except Exception as exc:
             elapsed = (time.perf_counter() - started) * 1000
-            message = str(exc)
-            for secret in url_secrets(request.url or ""):
-                message = message.replace(secret, REDACTED)
+            message = scrub(str(exc), url_secrets(request.url or ""))
             self.logger.warning(
                 "%s %s failed after %.0f ms: %s: %s",
                 request.method,

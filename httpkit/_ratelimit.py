@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from httpkit._deadline import ACTIVE_CALL, deadline_exceeded
 from httpkit._exceptions import ConfigError, RetryAfterTooLong
+from httpkit._urls import origin_of
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -41,7 +42,7 @@ _UNITS: Final = {
     "d": 86400.0,
     "day": 86400.0,
 }
-_RATE: Final = re.compile(r"^\s*(\d+)\s*/\s*(\d*\.?\d*)\s*([a-z]+?)s?\s*$")
+_RATE: Final = re.compile(r"^\s*(\d+)\s*/\s*(\d+(?:\.\d+)?)?\s*([a-z]+?)s?\s*$")
 #: A reset larger than this is a Unix time, not a number of seconds (about 2001-09-09).
 _EPOCH_THRESHOLD: Final = 1_000_000_000
 #: The most a server's announced reset or Retry-After pauses an origin, in seconds.
@@ -320,10 +321,11 @@ def retry_waits(seconds: float, retry_after: bool) -> None:
 
 
 def _origin(url: str) -> str:
-    scheme, _, rest = url.partition("://")
-    return (
-        scheme.lower() + "://" + rest.split("/", 1)[0].split("?", 1)[0].rpartition("@")[2].lower()
-    )
+    """The origin a bucket belongs to: ``https://API.example.com:443/x`` is ``api.example.com``."""
+    try:
+        return str(origin_of(url))
+    except ValueError:
+        return url
 
 
 class RateLimiter:

@@ -36,15 +36,27 @@ def sensitive_names(extra: Iterable[str] = ()) -> frozenset[str]:
     return SENSITIVE_HEADERS | {name.lower() for name in extra}
 
 
+def is_secret_header(name: str, sensitive: frozenset[str] = SENSITIVE_HEADERS) -> bool:
+    """Whether a header's value is a credential: a ``sensitive`` name, or one that looks it.
+
+    >>> is_secret_header("X-Custom-Token"), is_secret_header("Accept")
+    (True, False)
+    """
+    return name.lower() in sensitive or SECRET_PARAMETER.search(name) is not None
+
+
 def redact_headers(
     headers: Mapping[str, Any], sensitive: frozenset[str] = SENSITIVE_HEADERS
 ) -> dict[str, Any]:
     """A copy of ``headers`` with every credential value replaced.
 
+    Credentials are the ``sensitive`` names and any name that looks like one (it contains
+    ``token``, ``key``, ``secret``, ``auth``, ``session`` ...), such as a custom token header.
+
     >>> redact_headers({"Accept": "text/html", "Authorization": "Bearer s3cret"})
     {'Accept': 'text/html', 'Authorization': '<redacted>'}
     """
-    return {k: (REDACTED if k.lower() in sensitive else v) for k, v in headers.items()}
+    return {k: (REDACTED if is_secret_header(k, sensitive) else v) for k, v in headers.items()}
 
 
 #: Query parameter names whose values are credentials: ``token``, ``access_token``,
@@ -77,6 +89,22 @@ def redact_url(url: str) -> str:
         return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
     except ValueError:
         return "<unparsable URL>"
+
+
+def strip_query(url: str | None) -> str:
+    """``url`` for a message: no query string, no fragment, no user info.
+
+    >>> strip_query("https://u:pw@example.com/items?token=abc#top")
+    'https://example.com/items'
+    >>> strip_query("/path?sig=x")
+    '/path'
+    """
+    text = (url or "").split("#", 1)[0].split("?", 1)[0]
+    scheme, sep, rest = text.partition("://")
+    if not sep:
+        return text
+    netloc, slash, path = rest.partition("/")
+    return f"{scheme}://{netloc.rpartition('@')[2]}{slash}{path}"
 
 
 def url_secrets(url: str) -> tuple[str, ...]:

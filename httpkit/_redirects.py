@@ -48,17 +48,11 @@ def auth_header_names(auth: object) -> frozenset[str]:
 
 def strip_credentials(headers: Any, names: frozenset[str]) -> list[str]:
     """Remove every header in ``names`` (lowercase) from ``headers``; return what went."""
-    removed = [name for name in headers if name.lower() in names - _NOT_STRIPPED]
+    wanted = names - _NOT_STRIPPED
+    removed = [name for name in headers if name.lower() in wanted]
     for name in removed:
         del headers[name]
     return removed
-
-
-def same_origin(old_url: str, new_url: str) -> bool:
-    try:
-        return origin_of(old_url) == origin_of(new_url)
-    except ValueError:
-        return False
 
 
 class HeaderBinding:

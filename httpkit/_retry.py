@@ -16,6 +16,7 @@ from urllib3.util.retry import RequestHistory, Retry
 from httpkit._deadline import ACTIVE_CALL
 from httpkit._exceptions import ConfigError, DeadlineExceeded, RetryAfterTooLong, UnreplayableBody
 from httpkit._ratelimit import retry_waits
+from httpkit._redact import strip_query
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -86,7 +87,7 @@ class PolicyRetry(Retry):
                 response.drain_conn()  # hand the connection back before giving up
                 response.release_conn()
             raise UnreplayableBody(
-                f"{method} {_path(url)} would be retried, but its body is a generator "
+                f"{method} {strip_query(url)} would be retried, but its body is a generator "
                 "or a stream that was already read and would go out empty; pass bytes "
                 "or a seekable file to allow retries"
             )
@@ -95,7 +96,7 @@ class PolicyRetry(Retry):
             limit = self.retry_after_limit
             if wait is not None and limit is not None and wait > limit:
                 raise RetryAfterTooLong(
-                    f"the server asked to retry {method} {_path(url)} after {wait:.0f} s, "
+                    f"the server asked to retry {method} {strip_query(url)} after {wait:.0f} s, "
                     f"more than retry_after_max ({limit:g} s); not waiting. Raise "
                     "RetryPolicy(retry_after_max=...) to wait that long",
                     retry_after=wait,
@@ -134,11 +135,6 @@ def body_replayable(request: Any) -> bool:
     if body is None or isinstance(body, bytes | str):
         return True
     return isinstance(getattr(request, "_body_position", None), int) and hasattr(body, "seek")
-
-
-def _path(url: str | None) -> str:
-    # Messages name the path, never the query string, which may hold credentials.
-    return (url or "/").split("?", 1)[0]
 
 
 def _frozen_statuses(value: Iterable[int]) -> frozenset[int]:

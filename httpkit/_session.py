@@ -10,14 +10,19 @@ from contextvars import ContextVar
 from importlib.metadata import version
 from os import PathLike
 from typing import TYPE_CHECKING, Any, Final
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 import requests
 from requests.adapters import BaseAdapter
 from requests.exceptions import InvalidSchema, InvalidURL, TooManyRedirects
 from requests.structures import CaseInsensitiveDict
 
-from httpkit._adapters import DEFAULT_SESSION_CONFIG, HostAdapter, check_header_values
+from httpkit._adapters import (
+    DEFAULT_SESSION_CONFIG,
+    HostAdapter,
+    SessionShared,
+    check_header_values,
+)
 from httpkit._bodies import drain_redirect
 from httpkit._deadline import ACTIVE_CALL, WATCHDOG, Call, deadline_exceeded
 from httpkit._environ import ENVIRONMENT_PROXIES
@@ -31,7 +36,13 @@ from httpkit._hosts import (
     split_url,
 )
 from httpkit._middleware import Middleware
-from httpkit._redact import redact_url, scrub_exception, sensitive_names, url_secrets
+from httpkit._redact import (
+    redact_url,
+    scrub_exception,
+    sensitive_names,
+    strip_query,
+    url_secrets,
+)
 from httpkit._redirects import (
     NETRC,
     NO_AUTH,
@@ -39,13 +50,13 @@ from httpkit._redirects import (
     auth_header_names,
     bind_cookies,
     bind_jar_cookies,
-    same_origin,
     strip_credentials,
 )
 from httpkit._retry import DEFAULT_RETRY, RetryArg, RetryPolicy, body_replayable, redirect_limit
 from httpkit._ssrf import SSRFPolicy
 from httpkit._timeouts import DEFAULT_TIMEOUTS, UNSET, TimeoutArg, _Unset
 from httpkit._tls import resolve_verify
+from httpkit._urls import same_origin
 
 if TYPE_CHECKING:
     from requests import PreparedRequest, Request, Response
@@ -66,13 +77,18 @@ _CALL_DEADLINE: ContextVar[float | _Unset | None] = ContextVar(
 
 
 class _CallTLS:
-    """The call's own ``verify=``/``cert=``, to resolve TLS again for each redirect hop."""
+    """The call's own ``verify=``, ``cert=`` and ``timeout=``, resolved again for each hop.
 
-    __slots__ = ("cert", "hops", "verify")
+    requests hands every redirect hop the values resolved for the first one; a host policy
+    of the hop's own host must apply instead.
+    """
 
-    def __init__(self, verify: Any, cert: Any) -> None:
+    __slots__ = ("cert", "hops", "timeout", "verify")
+
+    def __init__(self, verify: Any, cert: Any, timeout: Any) -> None:
         self.verify = verify
         self.cert = cert
+        self.timeout = timeout
         self.hops = 0
 
 
@@ -183,6 +199,7 @@ class Session(requests.Session):
         "sensitive_headers",
         "cross_origin_body",
         "_header_binding",
+        "_shared",
     ]
 
     defaults: HostConfig
@@ -246,6 +263,7 @@ class Session(requests.Session):
                 f"got the string {sensitive_headers!r}"
             )
         self.sensitive_headers = sensitive_names(sensitive_headers)
+        self._shared = SessionShared(self.sensitive_headers)
         self._header_binding = HeaderBinding()
         self.headers["User-Agent"] = user_agent_string(user_agent)
         for scheme in ("https://", "http://"):
@@ -263,7 +281,11 @@ class Session(requests.Session):
 
     def _new_adapter(self, policy: HostConfig | None, pattern: HostPattern | None) -> HostAdapter:
         return HostAdapter(
-            policy, defaults=self.defaults, pattern=pattern, pool_maxsize=self.pool_maxsize
+            policy,
+            defaults=self.defaults,
+            pattern=pattern,
+            pool_maxsize=self.pool_maxsize,
+            shared=self._shared,
         )
 
     def configure(self, target: str, **settings: Any) -> HostConfig:
@@ -380,7 +402,7 @@ class Session(requests.Session):
         scope = _CALL_AUTH_HEADERS.set(auth_header_names(auth))
         asked = _CALL_DEADLINE.set(deadline)
         fresh = ACTIVE_CALL.set(None)  # a request made from a hook is a call of its own
-        tls = _CALL_TLS.set(_CallTLS(verify, cert))
+        tls = _CALL_TLS.set(_CallTLS(verify, cert, timeout))
         try:
             response = super().request(
                 method,
@@ -514,10 +536,10 @@ class Session(requests.Session):
             return None
         try:
             next_url = urljoin(resp.url, target)
-            split_url(next_url)  # parses host and port
-            urlsplit(next_url).port  # noqa: B018 - raises on a bad port
+            if split_url(next_url) is None:  # no host, or a host or port that does not parse
+                raise ValueError(next_url)
         except ValueError:
-            shown = target.split("?", 1)[0][:200]
+            shown = strip_query(target)[:200]
             raise InvalidURL(
                 f"the server redirected to a malformed Location: {shown!r}", response=resp
             ) from None
@@ -582,16 +604,23 @@ class Session(requests.Session):
 
         Unlike requests, which strips only ``Authorization`` (and keeps it from http to
         https), any change of scheme, host or port removes ``Authorization``, ``Cookie``
-        headers set by hand, API-key headers, ``sensitive_headers`` and every header an auth
-        plugin set. The new origin then gets its own host policy's auth, or its ``.netrc``
-        entry when no ``Authorization`` is left.
+        headers set by hand, API-key headers, ``sensitive_headers``, every header an auth
+        plugin set and the previous host policy's headers. The new origin then gets its own
+        host policy's headers and auth, or its ``.netrc`` entry when no ``Authorization`` is
+        left. Header values are checked for CR, LF and NUL last (a server sets cookies).
         """
-        check_header_values(prepared_request)  # cookies a server set travel on this hop
         new_url = prepared_request.url or ""
         old_url = (response.request.url if response.request is not None else None) or ""
+        self._rebuild_auth(prepared_request, old_url, new_url)
+        check_header_values(prepared_request)
+
+    def _rebuild_auth(self, prepared_request: PreparedRequest, old_url: str, new_url: str) -> None:
         if not same_origin(old_url, new_url):
-            strip_credentials(prepared_request.headers, self._credential_names())
+            old_policy = self.policy_for(old_url)
+            names = self._credential_names() | {k.lower() for k in old_policy.header_dict()}
+            strip_credentials(prepared_request.headers, names)
             policy = self.policy_for(new_url)
+            prepared_request.headers.update(policy.header_dict())
             if not isinstance(policy.auth, _Unset):
                 prepared_request.prepare_auth(policy.auth, new_url)
                 return
@@ -708,11 +737,12 @@ class Session(requests.Session):
         if tls is not None:
             tls.hops += 1
             if tls.hops > 1:
-                # A redirect hop: requests would reuse the first host's verify and cert;
-                # each host gets its own (a policy's verify=False never travels along).
+                # A redirect hop: requests would reuse the first host's verify, cert and
+                # timeout; each host gets its own (a policy's verify=False never travels).
                 kwargs["verify"], kwargs["cert"] = self._tls_for(
                     request.url or "", tls.verify, tls.cert
                 )
+                kwargs["timeout"] = tls.timeout
         if kwargs.get("timeout", UNSET) is UNSET:
             adapter = self.get_adapter(request.url or "")
             if isinstance(adapter, HostAdapter):

@@ -217,7 +217,12 @@ def check_key_password(where: str, value: Any) -> KeyPassword:
         return value
     if not isinstance(value, str | bytes) or not value:
         raise ConfigError(f"{where}: key_password: expected a non-empty string")
-    return KeyPassword(value.decode() if isinstance(value, bytes) else value)
+    if isinstance(value, bytes):
+        try:
+            value = value.decode()
+        except UnicodeDecodeError:
+            raise ConfigError(f"{where}: key_password: bytes must be UTF-8") from None
+    return KeyPassword(value)
 
 
 def _truststore(where: str) -> Any:

@@ -113,7 +113,11 @@ class TokenAuth(OriginBoundAuth):
         return (self._token, self._fetch, self.header.lower(), self.scheme, self.refresh_margin)
 
     def __repr__(self) -> str:
-        source = "token=<redacted>" if self._fetch is None else f"fetch={self._fetch!r}"
+        if self._fetch is None:
+            source = "token=<redacted>"
+        else:  # the callable's own repr may show its arguments (a client secret in a partial)
+            name = getattr(self._fetch, "__qualname__", type(self._fetch).__qualname__)
+            source = f"fetch=<{getattr(self._fetch, '__module__', '?')}.{name}>"
         return f"TokenAuth({source}, header={self.header!r}, scheme={self.scheme!r})"
 
     # -- token lifecycle ---------------------------------------------------------------

@@ -215,3 +215,26 @@ def test_pickled_session_keeps_sqlite_path_and_drops_memory(tmp_path: Path) -> N
     assert isinstance(policy.cache, httpkit.MemoryCache)
     assert len(policy.cache) == 0
     assert str(policy.rate_limit) == "5/s"
+
+
+def test_a_write_removes_what_was_stored_under_the_writers_credentials(
+    server: ScriptedServer,
+) -> None:
+    server.script("/doc", Reply(body=b"v1", headers=[("Cache-Control", "max-age=60")]))
+    server.script("/doc", Reply(body=b"v1", headers=[("Cache-Control", "max-age=60")]))
+    store = httpkit.MemoryCache(credentials=True)
+    with session(cache=store) as s:
+        auth = {"Authorization": "Bearer alice"}
+        s.get(server.url("/doc"), headers=auth)
+        assert s.get(server.url("/doc"), headers=auth).from_cache is True
+        s.post(server.url("/doc"), data=b"v2", headers=auth)
+        assert s.get(server.url("/doc"), headers=auth).from_cache is False
+
+
+def test_session_sensitive_headers_are_credentials_to_the_cache(server: ScriptedServer) -> None:
+    server.script("/me", Reply(body=b"alice's", headers=[("Cache-Control", "max-age=60")]))
+    with session(cache=True, sensitive_headers={"X-Tenant"}) as s:
+        s.get(server.url("/me"), headers={"X-Tenant": "alice"})
+        second = s.get(server.url("/me"), headers={"X-Tenant": "bob"})
+    assert second.from_cache is False  # never served another tenant's response
+    assert len(server.requests_to("/me")) == 2

@@ -129,6 +129,7 @@ def _secret_calls(server: ScriptedServer, server2: ScriptedServer) -> None:
         s.get(server.url("/digest"), auth=httpkit.DigestAuth("user", SECRET))
         s.get(server.url("/token"), auth=httpkit.TokenAuth(SECRET))
         s.get(server.url("/custom"), auth=httpkit.TokenAuth(SECRET, header="X-Auth-Token"))
+        s.get(server.url("/own"), auth=httpkit.TokenAuth(SECRET, header="X-My-Token"))
         s.get(server.url("/fetched"), auth=httpkit.TokenAuth(fetch=lambda: (SECRET, 60)))
         s.get(server.url(f"/query?token={SECRET}&sig={SECRET}"))
         s.get(server.url("/away"), cookies={"session": SECRET})

@@ -105,3 +105,16 @@ def test_cache_hits_take_no_tokens(server: ScriptedServer) -> None:
         for _ in range(5):
             assert s.get(server.url("/c")).from_cache
         assert time.monotonic() - started < 0.5
+
+
+def test_two_policies_for_one_origin_share_one_bucket(server: ScriptedServer) -> None:
+    """A path-prefix policy and the session default serve one origin: one limit, not two."""
+    with httpkit.Session(rate_limit="2/s", retry=0) as s:
+        s.configure(server.url("/v2"), timeout=5)
+        adapters = {s.get_adapter(server.url("/v2/x")), s.get_adapter(server.url("/other"))}
+        assert len(adapters) == 2
+        started = time.monotonic()
+        for path in ("/v2/a", "/other", "/v2/b", "/other"):
+            s.get(server.url(path))
+        elapsed = time.monotonic() - started
+    assert elapsed >= 0.9  # 4 requests at 2/s with a burst of 1: at least 1.5 s of spacing

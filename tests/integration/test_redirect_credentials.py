@@ -180,3 +180,17 @@ def test_explicit_authorization_beats_netrc_on_every_hop(server: ScriptedServer)
         s.get(server.url("/start"), headers={"Authorization": "Bearer explicit"})
     assert server.requests_to("/start")[0].headers["Authorization"] == "Bearer explicit"
     assert server.requests_to("/next")[0].headers["Authorization"] == "Bearer explicit"
+
+
+def test_host_policy_headers_stay_with_their_host(
+    server: ScriptedServer, server2: ScriptedServer
+) -> None:
+    server.script("/start", redirect_to(server2.url("/landing"))(302))
+    with httpkit.Session(retry=0) as s:
+        s.configure(server.origin, headers={"X-Tenant-Secret": SECRET, "Accept": "text/one"})
+        s.configure(server2.origin, headers={"Accept": "text/two"})
+        s.get(server.url("/start"))
+    assert server.requests_to("/start")[0].headers["X-Tenant-Secret"] == SECRET
+    landed = server2.requests_to("/landing")[0].headers
+    assert "X-Tenant-Secret" not in landed
+    assert landed["Accept"] == "text/two"

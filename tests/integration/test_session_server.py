@@ -190,3 +190,18 @@ def test_raise_for_status_option(server: ScriptedServer) -> None:
     server.script("/missing", Reply(404))
     with httpkit.Session(raise_for_status=True) as s, pytest.raises(requests.HTTPError):
         s.get(server.url("/missing"))
+
+
+@pytest.mark.parametrize("own_adapter_first", [False, True])
+def test_a_redirect_hop_gets_its_own_host_timeout(
+    server: ScriptedServer, server2: ScriptedServer, own_adapter_first: bool
+) -> None:
+    """requests hands every hop the first hop's timeout; each host's policy must apply."""
+    server.script("/start", Reply(302, headers=[("Location", server2.url("/slow"))]))
+    server2.script("/slow", Reply(delay=1.0))
+    with httpkit.Session(retry=0) as s:
+        if own_adapter_first:
+            s.mount(server.origin, requests.adapters.HTTPAdapter())
+        s.configure(server2.origin, timeout=0.2)
+        with pytest.raises(requests.ReadTimeout):
+            s.get(server.url("/start"))

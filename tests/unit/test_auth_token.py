@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import pickle
 import threading
 import time
@@ -75,7 +76,12 @@ def test_repr_never_shows_the_token() -> None:
     assert str(TokenAuth("s3cr3t", header="PRIVATE-TOKEN", scheme=None)) == (
         "TokenAuth(token=<redacted>, header='PRIVATE-TOKEN', scheme=None)"
     )
-    assert repr(TokenAuth(fetch=module_fetch)).startswith("TokenAuth(fetch=<function module_fetch")
+    assert repr(TokenAuth(fetch=module_fetch)) == (
+        f"TokenAuth(fetch=<{__name__}.module_fetch>, header='Authorization', scheme='Bearer')"
+    )
+    # A callable's own repr can hold secrets (a partial with a client secret): never shown.
+    with_secret = functools.partial(module_fetch_with, client_secret="s3cr3t-client")
+    assert "s3cr3t" not in repr(TokenAuth(fetch=with_secret))
 
 
 @pytest.mark.parametrize(
@@ -286,3 +292,7 @@ def test_401_from_a_redirect_target_on_another_origin_is_not_answered(
     assert r.status_code == 401
     assert fetch.calls == 1  # no refresh for another origin's challenge
     assert len(responses.calls) == 2
+
+
+def module_fetch_with(client_secret: str) -> tuple[str, float | None]:
+    return ("t-" + client_secret[:1], None)

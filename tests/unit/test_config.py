@@ -163,3 +163,11 @@ def test_timeout_spellings(tmp_path: Path, toml_value: str, expected: Any) -> No
     s = httpkit.Session.from_config(write(tmp_path, f"[session]\ntimeout = {toml_value}\n"))
     assert isinstance(s.defaults.timeout, Timeouts)
     assert s.defaults.timeout.as_tuple() == expected
+
+
+def test_max_body_and_other_session_settings_route_to_the_session(tmp_path: Path) -> None:
+    text = '[session]\nmax_body = 1000\nverify = false\n[hosts."https://a.test"]\nmax_body = 50\n'
+    s = httpkit.Session.from_config(write(tmp_path, text))
+    assert s.defaults.max_body == 1000
+    assert s.verify is False
+    assert s.policy_for("https://a.test/").max_body == 50
