@@ -1,10 +1,14 @@
-"""Printing and saving benchmark results the same way in every script."""
+"""Measuring, printing and saving benchmark results the same way in every script."""
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import platform
+import statistics
+import time
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -13,6 +17,56 @@ import requests
 import urllib3
 
 import httpkit
+
+
+def run_block(send: Callable[[], object], n: int) -> tuple[float, float]:
+    """Call ``send`` ``n`` times; return (CPU seconds, wall seconds) for the block."""
+    gc.collect()
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    for _ in range(n):
+        send()
+    return time.process_time() - cpu0, time.perf_counter() - wall0
+
+
+def interleave(
+    contenders: dict[str, Callable[[], object]], rounds: int, per_round: int, warmup: int
+) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """CPU and wall µs per call of each contender, one value per round.
+
+    After a warm-up, every round runs every contender for ``per_round`` calls, the order
+    rotated by one each round, so drift on a shared machine falls on all of them alike.
+    """
+    names = list(contenders)
+    for name in names:
+        run_block(contenders[name], warmup)
+    cpu: dict[str, list[float]] = {n: [] for n in names}
+    wall: dict[str, list[float]] = {n: [] for n in names}
+    for r in range(rounds):
+        for name in names[r % len(names) :] + names[: r % len(names)]:
+            c, w = run_block(contenders[name], per_round)
+            cpu[name].append(c / per_round * 1e6)
+            wall[name].append(w / per_round * 1e6)
+    return cpu, wall
+
+
+def summarize(
+    cpu: dict[str, list[float]], wall: dict[str, list[float]], baseline: str
+) -> dict[str, dict[str, Any]]:
+    """Medians per contender and the per-round CPU ratios to ``baseline``."""
+    results = {}
+    for name in cpu:
+        ratios = [c / b for c, b in zip(cpu[name], cpu[baseline], strict=True)]
+        results[name] = {
+            "cpu_us_median": statistics.median(cpu[name]),
+            "cpu_us_min": min(cpu[name]),
+            "cpu_us_max": max(cpu[name]),
+            "ratio_to_requests_median": statistics.median(ratios),
+            "ratio_to_requests_min": min(ratios),
+            "ratio_to_requests_max": max(ratios),
+            "wall_us_median": statistics.median(wall[name]),
+            "cpu_us_per_round": cpu[name],
+        }
+    return results
 
 
 def print_ratio_table(

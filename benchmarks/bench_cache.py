@@ -24,12 +24,10 @@ Two questions, each answered with per-round ratios (medians over rounds):
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import platform
 import statistics
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -37,6 +35,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import requests
+from _report import interleave
 from _server import BODY, running_server
 
 import httpkit
@@ -71,27 +70,10 @@ def make_contenders(url: str) -> dict[str, Callable[[], object]]:
     }
 
 
-def run_block(send: Callable[[], object], n: int) -> tuple[float, float]:
-    gc.collect()
-    cpu0, wall0 = time.process_time(), time.perf_counter()
-    for _ in range(n):
-        send()
-    return time.process_time() - cpu0, time.perf_counter() - wall0
-
-
 def measure(rounds: int, per_round: int, warmup: int) -> dict[str, dict[str, list[float]]]:
     with running_server("Cache-Control: max-age=3600") as url:
-        contenders = make_contenders(url)
-        names = list(contenders)
-        for name in names:
-            run_block(contenders[name], warmup)
-        out: dict[str, dict[str, list[float]]] = {n: {"cpu": [], "wall": []} for n in names}
-        for r in range(rounds):
-            for name in names[r % len(names) :] + names[: r % len(names)]:
-                cpu, wall = run_block(contenders[name], per_round)
-                out[name]["cpu"].append(cpu / per_round * 1e6)
-                out[name]["wall"].append(wall / per_round * 1e6)
-    return out
+        cpu, wall = interleave(make_contenders(url), rounds, per_round, warmup)
+    return {name: {"cpu": cpu[name], "wall": wall[name]} for name in cpu}
 
 
 def ratio(out: dict[str, dict[str, list[float]]], a: str, b: str, kind: str) -> list[float]:

@@ -25,10 +25,8 @@ adds K dummy variables before measuring, to model a typical developer or CI mach
 from __future__ import annotations
 
 import argparse
-import gc
 import os
 import platform
-import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -40,7 +38,7 @@ sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
 
 import requests
 import urllib3
-from _report import print_ratio_table, save_json
+from _report import interleave, print_ratio_table, save_json, summarize
 from _server import running_server
 from requests.adapters import HTTPAdapter
 
@@ -77,16 +75,6 @@ def make_contenders(url: str) -> dict[str, Callable[[], object]]:
     }
 
 
-def run_block(send: Callable[[], object], n: int) -> tuple[float, float]:
-    """Send ``n`` requests; return (CPU seconds, wall seconds) for the block."""
-    gc.collect()
-    cpu0 = time.process_time()
-    wall0 = time.perf_counter()
-    for _ in range(n):
-        send()
-    return time.process_time() - cpu0, time.perf_counter() - wall0
-
-
 def add_dummy_env(count: int) -> None:
     for i in range(count):
         os.environ[f"BENCH_DUMMY_{i}"] = f"/opt/bench/dummy/value/{i}"
@@ -94,32 +82,8 @@ def add_dummy_env(count: int) -> None:
 
 def measure(rounds: int, per_round: int, warmup: int) -> dict[str, Any]:
     with running_server() as url:
-        contenders = make_contenders(url)
-        names = list(contenders)
-        for name in names:
-            run_block(contenders[name], warmup)
-        cpu: dict[str, list[float]] = {n: [] for n in names}
-        wall: dict[str, list[float]] = {n: [] for n in names}
-        for r in range(rounds):
-            order = names[r % len(names) :] + names[: r % len(names)]
-            for name in order:
-                c, w = run_block(contenders[name], per_round)
-                cpu[name].append(c / per_round * 1e6)
-                wall[name].append(w / per_round * 1e6)
-    results = {}
-    for name in names:
-        ratios = [c / b for c, b in zip(cpu[name], cpu[BASELINE], strict=True)]
-        results[name] = {
-            "cpu_us_median": statistics.median(cpu[name]),
-            "cpu_us_min": min(cpu[name]),
-            "cpu_us_max": max(cpu[name]),
-            "ratio_to_requests_median": statistics.median(ratios),
-            "ratio_to_requests_min": min(ratios),
-            "ratio_to_requests_max": max(ratios),
-            "wall_us_median": statistics.median(wall[name]),
-            "cpu_us_per_round": cpu[name],
-        }
-    return results
+        cpu, wall = interleave(make_contenders(url), rounds, per_round, warmup)
+    return summarize(cpu, wall, BASELINE)
 
 
 def main(argv: list[str] | None = None) -> int:

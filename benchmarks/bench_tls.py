@@ -26,10 +26,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import gc
 import platform
 import ssl
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -144,43 +142,14 @@ def make_contenders(url: str, bundle: str) -> dict[str, Callable[[], object]]:
     }
 
 
-def run_block(send: Callable[[], object], n: int) -> tuple[float, float]:
-    gc.collect()
-    cpu0 = time.process_time()
-    wall0 = time.perf_counter()
-    for _ in range(n):
-        send()
-    return time.process_time() - cpu0, time.perf_counter() - wall0
-
-
 def measure(rounds: int, per_round: int, warmup: int) -> dict[str, Any]:
+    from _report import interleave, summarize
+
     with tempfile.TemporaryDirectory() as tmp:
         cert, key, bundle = make_files(Path(tmp))
         with running_server(cert, key) as url:
-            contenders = make_contenders(url, bundle)
-            names = list(contenders)
-            for name in names:
-                run_block(contenders[name], warmup)
-            cpu: dict[str, list[float]] = {n: [] for n in names}
-            wall: dict[str, list[float]] = {n: [] for n in names}
-            for r in range(rounds):
-                order = names[r % len(names) :] + names[: r % len(names)]
-                for name in order:
-                    c, w = run_block(contenders[name], per_round)
-                    cpu[name].append(c / per_round * 1e6)
-                    wall[name].append(w / per_round * 1e6)
-    results = {}
-    for name in names:
-        ratios = [c / b for c, b in zip(cpu[name], cpu[BASELINE], strict=True)]
-        results[name] = {
-            "cpu_us_median": statistics.median(cpu[name]),
-            "ratio_to_requests_median": statistics.median(ratios),
-            "ratio_to_requests_min": min(ratios),
-            "ratio_to_requests_max": max(ratios),
-            "wall_us_median": statistics.median(wall[name]),
-            "cpu_us_per_round": cpu[name],
-        }
-    return results
+            cpu, wall = interleave(make_contenders(url, bundle), rounds, per_round, warmup)
+    return summarize(cpu, wall, BASELINE)
 
 
 def main(argv: list[str] | None = None) -> int:

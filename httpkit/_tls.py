@@ -481,24 +481,28 @@ class AdapterTLS:
     Recreated by ``init_poolmanager`` (also after unpickling), so it is never pickled.
     """
 
-    __slots__ = ("_lock", "_memo", "_owner", "_warned")
+    __slots__ = ("_lock", "_state", "_warned")
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._warned: set[str] = set()
-        self._memo: dict[tuple[Any, Any], TLSConfig] = {}
-        self._owner: tuple[HostConfig, HostConfig] | None = None
+        # (policy, defaults, memo), replaced as one: a memo only ever holds configurations
+        # built from its own policy, even while configure() races with requests.
+        self._state: tuple[HostConfig | None, HostConfig | None, dict[Any, TLSConfig]] = (
+            None,
+            None,
+            {},
+        )
 
     def context_for(
         self, verify: Any, cert: Any, policy: HostConfig, defaults: HostConfig
     ) -> tuple[ssl.SSLContext, TLSConfig]:
         """The shared context for one request's settings."""
-        owner = self._owner
-        if owner is None or owner[0] is not policy or owner[1] is not defaults:
-            self._memo = {}
-            self._owner = (policy, defaults)
+        state = self._state
+        if state[0] is not policy or state[1] is not defaults:
+            state = self._state = (policy, defaults, {})
+        memo = state[2]
         key = (verify, tuple(cert) if isinstance(cert, list) else cert)
-        memo = self._memo
         config = memo.get(key)
         if config is None:
             config = memo[key] = config_for(verify, cert, policy, defaults)

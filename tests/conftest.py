@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 import pytest
+
+from tests.integration.servers import ScriptedServer, serve
 
 # tests/typing holds code for mypy only; it is never imported or run.
 collect_ignore = ["typing"]
@@ -27,3 +30,16 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.lower().endswith("_proxy"):
             monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def server() -> Iterator[ScriptedServer]:
+    with serve("127.0.0.1") as state:
+        yield state
+
+
+@pytest.fixture
+def server2() -> Iterator[ScriptedServer]:
+    """A second server, on another loopback address: another origin."""
+    with serve("127.0.0.2") as state:
+        yield state

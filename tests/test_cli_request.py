@@ -27,22 +27,10 @@ import trustme
 from httpkit._cli_request import build_session
 from httpkit.cli import _parser, main
 from tests.integration.digest_server import DigestConfig, digest_server
-from tests.integration.servers import Reply, ScriptedServer, serve
+from tests.integration.servers import Reply, ScriptedServer
 
 READ_TIMEOUT = "the server sent nothing within the read timeout"
 SCRIPT = shutil.which("httpkit", path=str(Path(sys.executable).parent))
-
-
-@pytest.fixture
-def server() -> Iterator[ScriptedServer]:
-    with serve("127.0.0.1") as state:
-        yield state
-
-
-@pytest.fixture
-def server2() -> Iterator[ScriptedServer]:
-    with serve("127.0.0.2") as state:
-        yield state
 
 
 def run(*argv: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

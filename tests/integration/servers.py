@@ -129,11 +129,18 @@ def serve(host: str = "127.0.0.1") -> Iterator[ScriptedServer]:
     else:
         httpd = _Server((host, 0), _Handler)
     httpd.state = ScriptedServer(host, httpd.server_address[1])
+    with running(httpd):
+        yield httpd.state
+
+
+@contextmanager
+def running(httpd: ThreadingHTTPServer) -> Iterator[None]:
+    """Serve ``httpd`` in a daemon thread until the block ends, then close it."""
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05})
     thread.daemon = True
     thread.start()
     try:
-        yield httpd.state
+        yield
     finally:
         httpd.shutdown()
         httpd.server_close()

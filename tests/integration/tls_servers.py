@@ -20,6 +20,8 @@ from typing import Any
 import trustme
 from cryptography.hazmat.primitives import serialization
 
+from tests.integration.servers import running
+
 
 @dataclass
 class TLSServer:
@@ -105,15 +107,8 @@ def serve_tls(context: ssl.SSLContext, host: str = "127.0.0.1") -> Iterator[TLSS
     httpd = _Server((host, 0), _Handler)
     httpd.context = context
     httpd.state = TLSServer(host, httpd.server_address[1])
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.daemon = True
-    thread.start()
-    try:
+    with running(httpd):
         yield httpd.state
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=5)
 
 
 def server_context(
