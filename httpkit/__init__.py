@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from importlib import metadata as _metadata
 
-from httpkit._adapters import HostAdapter
+from httpkit._call import bind_call
+from httpkit._transport.adapter import HostAdapter
 from httpkit._cache import MemoryCache, SQLiteCache
 from httpkit._exceptions import (
     AuthError,
@@ -66,6 +67,7 @@ __all__ = [
     "TokenAuth",
     "UnreplayableBody",
     "__version__",
+    "bind_call",
 ]
 
 # urllib3 logs request targets, query strings included, at DEBUG: keep secrets out.

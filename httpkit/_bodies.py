@@ -20,17 +20,43 @@ _STEP: Final = 64 * 1024
 REDIRECT_DRAIN_LIMIT: Final = 64 * 1024
 
 
-class CappedBody:
-    """A urllib3 response whose decoded body may not exceed ``limit`` bytes."""
+class RawProxy:
+    """Stands in for the urllib3 response behind ``response.raw``, as the response itself.
 
-    def __init__(self, raw: Any, limit: int, url: str) -> None:
-        self._raw = raw
-        self._limit = limit
-        self._url = url
-        self._seen = 0
+    Every attribute a caller reads comes from the response; every public attribute a caller
+    sets goes to it (``r.raw.decode_content = True`` before ``shutil.copyfileobj(r.raw, f)``
+    is requests' download idiom). ``read()`` and ``stream()`` decode as the response would:
+    ``decode_content=None`` means the response's own setting.
+    """
+
+    _raw: Any
+
+    def __init__(self, raw: Any) -> None:
+        object.__setattr__(self, "_raw", raw)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._raw, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name.startswith("_"):
+            object.__setattr__(self, name, value)
+        else:
+            setattr(self._raw, name, value)
+
+    def _decoding(self, decode_content: bool | None) -> bool:
+        if decode_content is None:
+            return bool(getattr(self._raw, "decode_content", False))
+        return decode_content
+
+
+class CappedBody(RawProxy):
+    """A urllib3 response whose decoded body may not exceed ``limit`` bytes."""
+
+    def __init__(self, raw: Any, limit: int, url: str) -> None:
+        super().__init__(raw)
+        self._limit = limit
+        self._url = url
+        self._seen = 0
 
     def _count(self, data: bytes) -> bytes:
         self._seen += len(data)
@@ -47,22 +73,27 @@ class CappedBody:
         self, amt: int | None = _STEP, decode_content: bool | None = None
     ) -> Iterator[bytes]:
         step = min(amt or _STEP, _STEP)
-        for chunk in self._raw.stream(step, decode_content=decode_content):
+        decode = self._decoding(decode_content)
+        for chunk in self._raw.stream(step, decode_content=decode):
             yield self._count(chunk)
 
     def read(self, amt: int | None = None, decode_content: bool | None = None, **kw: Any) -> bytes:
+        decode = self._decoding(decode_content)
         if amt is None:
-            return b"".join(self.stream(_STEP, decode_content=decode_content))
-        return self._count(self._raw.read(amt, decode_content=decode_content, **kw))
+            return b"".join(self.stream(_STEP, decode_content=decode))
+        return self._count(self._raw.read(amt, decode_content=decode, **kw))
 
 
-def drain_redirect(response: Any) -> None:
-    """Read at most :data:`REDIRECT_DRAIN_LIMIT` undecoded bytes of a redirect's body.
+def discard_body(response: Any) -> None:
+    """Read at most :data:`REDIRECT_DRAIN_LIMIT` undecoded bytes of a body nobody will use.
 
-    requests decodes a redirect response's whole body before following it; httpkit keeps
-    none of it: the body is marked empty, and the connection goes back to the pool only if
-    the body ended within the limit.
+    For a redirect that is followed and a response that is retried: requests decodes a
+    redirect response's whole body before following it, and urllib3 drains a retried one
+    in full; httpkit keeps none of it. The body is marked empty, and the connection goes
+    back to the pool only if the body ended within the limit.
     """
+    if response._content_consumed:
+        return
     raw = response.raw
     try:
         leftover = raw.read(REDIRECT_DRAIN_LIMIT, decode_content=False)

@@ -42,6 +42,7 @@ import requests
 from requests.structures import CaseInsensitiveDict
 from requests.utils import get_encoding_from_headers
 
+from httpkit._bodies import RawProxy
 from httpkit._exceptions import ConfigError
 from httpkit._redact import SECRET_PARAMETER, SENSITIVE_HEADERS, is_secret_header
 from httpkit._retry import RetryHistory
@@ -561,18 +562,15 @@ class _StoredBody(io.BytesIO):
         pass
 
 
-class _TeeBody:
+class _TeeBody(RawProxy):
     """Stands in for ``response.raw`` and stores the decoded body once it was read to the end."""
 
     def __init__(self, raw: Any, limit: int, done: Any) -> None:
-        self._raw = raw
+        super().__init__(raw)
         self._limit = limit
         self._done = done
         self._chunks: list[bytes] | None = []
         self._size = 0
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._raw, name)
 
     def _keep(self, chunk: bytes) -> None:
         if self._chunks is None:
@@ -586,9 +584,10 @@ class _TeeBody:
     def stream(
         self, amt: int | None = 65536, decode_content: bool | None = None
     ) -> Iterator[bytes]:
-        if not decode_content:
+        decode = self._decoding(decode_content)
+        if not decode:
             self._chunks = None  # undecoded bytes are not what the cache serves
-        for chunk in self._raw.stream(amt, decode_content=decode_content):
+        for chunk in self._raw.stream(amt, decode_content=decode):
             self._keep(chunk)
             yield chunk
         if self._chunks is not None:
@@ -597,7 +596,7 @@ class _TeeBody:
 
     def read(self, amt: int | None = None, decode_content: bool | None = None, **kw: Any) -> bytes:
         self._chunks = None  # read directly by the caller: not stored
-        return self._raw.read(amt, decode_content=decode_content, **kw)  # type: ignore[no-any-return]
+        return self._raw.read(amt, decode_content=self._decoding(decode_content), **kw)  # type: ignore[no-any-return]
 
 
 class CacheMiddleware:

@@ -1,18 +1,20 @@
-"""One wall-clock budget per call: the deadline.
+"""One wall-clock budget per call: the deadline, and the watchdog that enforces it.
 
 A timeout in requests bounds each socket operation, so a server that trickles a byte every
 half second keeps a call busy forever. A deadline bounds the whole call: connecting, every
 retry and backoff, every redirect hop, the response headers and (unless ``stream=True``)
-the body. Three mechanisms enforce it:
+the body. Three mechanisms enforce it, all reading one :class:`Deadline`:
 
 * each attempt's connect and read timeouts shrink to what is left of the budget
-  (:class:`DeadlineTimeout`);
-* retries never sleep past it (``_retry.PolicyRetry``);
+  (``_transport.connection.DeadlineTimeout``);
+* no wait (backoff, ``Retry-After``, rate limit) runs past it (``_transport.adapter``);
 * a watchdog thread shuts down the sockets of a call whose deadline passed, which ends a
-  read that keeps receiving bytes in time but never finishes (:class:`Watchdog`).
+  read that keeps receiving bytes in time but never finishes (:class:`Watchdog`). Sockets
+  are registered as such, not through their connection: ``http.client`` lets go of the
+  socket of a close-delimited response while the body is still being read.
 
-The call in progress lives in a context variable, so redirect hops and retries made in the
-same thread share one :class:`Call`.
+This module holds the clock and the watchdog only; which call uses which clock is the
+business of ``httpkit._call``.
 """
 
 from __future__ import annotations
@@ -21,26 +23,18 @@ import contextlib
 import socket
 import threading
 import time
-from contextvars import ContextVar
 from typing import Any, Final
-
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-from urllib3.util import Timeout
 
 from httpkit._exceptions import DeadlineExceeded
 from httpkit._redact import strip_query
-from httpkit._ssrf import VettedConnection, VettedPool
 
 #: How often the watchdog looks for expired calls, in seconds: the most a call can run
 #: past its deadline because of the watchdog's own timing.
 WATCHDOG_INTERVAL: Final = 0.1
-#: The smallest socket timeout handed to urllib3 (0 would mean non-blocking sockets).
-_MIN_TIMEOUT: Final = 0.001
 
 
-class Call:
-    """The deadline of one call and the connections it is using.
+class Deadline:
+    """The budget of one call and the sockets it is reading.
 
     Attributes:
         seconds: the budget the call was given.
@@ -48,56 +42,68 @@ class Call:
         expired: set once the watchdog found the deadline passed.
     """
 
-    __slots__ = ("connections", "expired", "expires_at", "seconds")
+    __slots__ = ("_sockets", "expired", "expires_at", "seconds")
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
         self.expires_at = time.monotonic() + seconds
         self.expired = False
-        self.connections: list[HTTPConnection] = []
+        self._sockets: list[tuple[object, socket.socket]] = []
+
+    def __repr__(self) -> str:
+        return f"Deadline({self.seconds:g} s, {self.remaining():.3f} s left)"
 
     def remaining(self) -> float:
         """Seconds left; negative once the deadline has passed."""
         return self.expires_at - time.monotonic()
 
-    def watch(self, connection: HTTPConnection) -> None:
-        """Let the watchdog cut ``connection`` if this call runs out while using it."""
-        connection._httpkit_call = self  # type: ignore[attr-defined]  # see _shut_down
-        self.connections.append(connection)
+    def watch(self, owner: Any, sock: socket.socket) -> None:
+        """Let the watchdog shut ``sock`` down if the call runs out while ``owner`` uses it.
+
+        ``owner`` is the connection; its ``_httpkit_clock`` says which call uses it now (a
+        connection handed back to the pool and taken by another call is not cut).
+        """
+        owner._httpkit_clock = self
+        self._sockets.append((owner, sock))
 
     def expire(self) -> None:
         """Mark the call expired and shut down the sockets it is still using."""
         self.expired = True
-        for connection in self.connections:
-            # A connection handed back to the pool and taken by another call belongs
-            # to that call now.
-            if getattr(connection, "_httpkit_call", None) is not self:
+        for owner, sock in self._sockets:
+            if getattr(owner, "_httpkit_clock", None) is not self:
                 continue
-            sock = connection.sock
-            if sock is not None:
-                # socket.socket's own shutdown, also for an SSLSocket: it wakes a thread
-                # blocked in recv() without touching the TLS object that thread uses.
-                with contextlib.suppress(OSError):
-                    socket.socket.shutdown(sock, socket.SHUT_RDWR)
+            # socket.socket's own shutdown, also for an SSLSocket: it wakes a thread
+            # blocked in recv() without touching the TLS object that thread uses.
+            with contextlib.suppress(OSError):
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+    def exceeded(self, request: Any, **kwargs: Any) -> DeadlineExceeded:
+        """The error for this deadline passing while sending ``request``.
+
+        The message names the method and the URL without its query string, which may
+        hold credentials.
+        """
+        return DeadlineExceeded(
+            f"the deadline of {self.seconds:g} s passed during {_target(request)}",
+            deadline=self.seconds,
+            request=request,
+            **kwargs,
+        )
+
+    def check_wait(self, seconds: float, request: Any, what: str) -> None:
+        """Raise :class:`DeadlineExceeded` now if waiting ``seconds`` would pass the deadline."""
+        if seconds > 0 and seconds >= self.remaining():
+            raise DeadlineExceeded(
+                f"waiting {seconds:.1f} s {what} would pass the deadline of {self.seconds:g} s "
+                f"({_target(request)})",
+                deadline=self.seconds,
+                request=request,
+            )
 
 
-def deadline_exceeded(seconds: float, request: Any, **kwargs: Any) -> DeadlineExceeded:
-    """The error for a call whose ``seconds`` ran out while sending ``request``.
-
-    The message names the method and the URL without its query string, which may hold
-    credentials.
-    """
-    url = strip_query(getattr(request, "url", None))
-    return DeadlineExceeded(
-        f"the deadline of {seconds:g} s passed during {request.method} {url}",
-        deadline=seconds,
-        request=request,
-        **kwargs,
-    )
-
-
-#: The call in progress in this context (thread), if any.
-ACTIVE_CALL: ContextVar[Call | None] = ContextVar("httpkit_active_call", default=None)
+def _target(request: Any) -> str:
+    method = getattr(request, "method", None) or "request"
+    return f"{method} {strip_query(getattr(request, 'url', None))}"
 
 
 class Watchdog:
@@ -109,103 +115,47 @@ class Watchdog:
 
     def __init__(self, interval: float = WATCHDOG_INTERVAL) -> None:
         self._interval = interval
-        self._calls: set[Call] = set()
+        self._clocks: set[Deadline] = set()
         self._wake = threading.Condition()
         self._thread: threading.Thread | None = None
 
-    def start(self, call: Call) -> None:
+    def start(self, clock: Deadline) -> None:
         with self._wake:
-            self._calls.add(call)
+            self._clocks.add(clock)
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(
                     target=self._run, name="httpkit-deadline-watchdog", daemon=True
                 )
                 self._thread.start()
-            elif len(self._calls) == 1:
+            elif len(self._clocks) == 1:
                 self._wake.notify()
 
-    def finish(self, call: Call) -> None:
+    def finish(self, clock: Deadline) -> None:
         with self._wake:
-            self._calls.discard(call)
+            self._clocks.discard(clock)
+
+    @contextlib.contextmanager
+    def watching(self, clock: Deadline) -> Any:
+        """Watch ``clock`` for the duration of the block."""
+        self.start(clock)
+        try:
+            yield clock
+        finally:
+            self.finish(clock)
 
     def _run(self) -> None:
         while True:
             with self._wake:
-                while not self._calls:
+                while not self._clocks:
                     self._wake.wait()
                 now = time.monotonic()
-                due = [call for call in self._calls if call.expires_at <= now]
-                for call in due:
+                for clock in [c for c in self._clocks if c.expires_at <= now]:
                     # Under the lock: a call that finish() removed is never cut afterwards,
                     # when its connection may already serve someone else. shutdown() does
                     # not block.
-                    self._calls.discard(call)
-                    call.expire()
+                    self._clocks.discard(clock)
+                    clock.expire()
             time.sleep(self._interval)
 
 
 WATCHDOG: Final = Watchdog()
-
-
-class DeadlineTimeout(Timeout):
-    """A urllib3 ``Timeout`` whose connect and read timeouts never exceed the deadline.
-
-    urllib3 clones the timeout for every attempt and reads ``connect_timeout`` before
-    connecting and ``read_timeout`` before waiting for the response, so each attempt gets
-    what is left of the call's budget at that moment.
-    """
-
-    def __init__(self, call: Call, connect: Any = None, read: Any = None) -> None:
-        super().__init__(connect=connect, read=read)
-        self.call = call
-
-    @property
-    def configured(self) -> tuple[Any, Any]:
-        """The ``(connect, read)`` timeouts before the deadline caps them."""
-        return (self._connect, self._read)
-
-    def clone(self) -> DeadlineTimeout:
-        # urllib3 clones for every attempt; the values were validated when first built.
-        copy = object.__new__(DeadlineTimeout)
-        copy.__dict__.update(self.__dict__)
-        copy._start_connect = None
-        return copy
-
-    def _cap(self, value: Any) -> Any:
-        left = max(self.call.remaining(), _MIN_TIMEOUT)
-        if value is None or not isinstance(value, int | float):
-            return left
-        return min(value, left)
-
-    @property
-    def connect_timeout(self) -> Any:
-        return self._cap(super().connect_timeout)
-
-    @property
-    def read_timeout(self) -> Any:
-        return self._cap(super().read_timeout)
-
-
-# SSRF: the Vetted* bases open sockets only to addresses the active SSRFPolicy vetted.
-class _WatchedConnection(VettedConnection):
-    """Registers itself with the call in progress before each request it sends."""
-
-    def request(self, *args: Any, **kwargs: Any) -> None:
-        call = ACTIVE_CALL.get()
-        if call is not None:
-            call.watch(self)
-        else:
-            self._httpkit_call = None
-        super().request(*args, **kwargs)
-
-
-class _WatchedHTTPSConnection(_WatchedConnection, HTTPSConnection):
-    """The HTTPS variant: ``request()`` above, then HTTPSConnection's TLS connect."""
-
-
-class WatchedHTTPConnectionPool(VettedPool, HTTPConnectionPool):
-    ConnectionCls = _WatchedConnection
-
-
-class WatchedHTTPSConnectionPool(VettedPool, HTTPSConnectionPool):
-    ConnectionCls = _WatchedHTTPSConnection

@@ -34,34 +34,7 @@ Middleware: TypeAlias = "Callable[[PreparedRequest, Send], Response]"
 MAX_SENDS: Final = 10
 
 
-def chain(middlewares: Sequence[Middleware], send: Send) -> Send:
-    """``send`` wrapped in ``middlewares``, the first one outermost."""
-    handler = send
-    for middleware in reversed(middlewares):
-        handler = _wrap(middleware, handler)
-    return handler
-
-
-def _wrap(middleware: Middleware, inner: Send) -> Send:
-    def call(request: PreparedRequest) -> Response:
-        sends = 0
-
-        def bounded(request: PreparedRequest) -> Response:
-            nonlocal sends
-            sends += 1
-            if sends > MAX_SENDS:
-                raise MiddlewareError(
-                    f"middleware {_name(middleware)} called send() more than {MAX_SENDS} "
-                    "times for one request; bound its retries"
-                )
-            return inner(request)
-
-        return middleware(request, bounded)
-
-    return call
-
-
-def _name(middleware: object) -> str:
+def middleware_name(middleware: object) -> str:
     return getattr(middleware, "__qualname__", None) or type(middleware).__qualname__
 
 

@@ -15,20 +15,18 @@ from __future__ import annotations
 import re
 import threading
 import time
-from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
-from httpkit._deadline import ACTIVE_CALL, deadline_exceeded
-from httpkit._exceptions import ConfigError, RetryAfterTooLong
+from httpkit._exceptions import ConfigError
 from httpkit._urls import origin_of
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from requests import PreparedRequest, Response
+    from requests import Response
 
-    from httpkit._middleware import Send
+    from httpkit._deadline import Deadline
 
 _UNITS: Final = {
     "s": 1.0,
@@ -251,7 +249,7 @@ class HostState:
         self.paused_until = 0.0  # monotonic
         self._lock = threading.Lock()
 
-    def acquire(self, request: Any) -> None:
+    def acquire(self, request: Any, clock: Deadline | None) -> None:
         """Wait for this origin's next slot; raise if that would pass the call's deadline.
 
         Raises:
@@ -259,7 +257,6 @@ class HostState:
         """
         limit = self.limit
         interval = limit.interval
-        call = ACTIVE_CALL.get()
         with self._lock:
             now = time.monotonic()
             start = now if self.paused_until <= now else self.paused_until
@@ -268,12 +265,8 @@ class HostState:
                 if earliest > start:
                     start = earliest
             wait = start - now
-            if wait > 0 and call is not None and wait >= call.remaining():
-                error = deadline_exceeded(call.seconds, request)
-                error.args = (
-                    f"{error.args[0]}: waiting {wait:.1f} s for the rate limit would pass it",
-                )
-                raise error
+            if clock is not None:
+                clock.check_wait(wait, request, "for the rate limit")
             if interval:
                 self.tat = max(self.tat, start) + interval
         if wait > 0:
@@ -303,23 +296,6 @@ class HostState:
             self.pause(reset)
 
 
-#: The origin state of the request being sent in this context, for retries (see
-#: :func:`retry_waits`).
-_ACTIVE_STATE: ContextVar[HostState | None] = ContextVar("httpkit_rate_state", default=None)
-
-
-def retry_waits(seconds: float, retry_after: bool) -> None:
-    """Called by a retry before it sleeps ``seconds``: share a server-asked pause.
-
-    The retrying thread sleeps itself; the origin's pause makes the session's other
-    threads wait as long, and the retry's next attempt finds the pause over (no double
-    wait).
-    """
-    state = _ACTIVE_STATE.get()
-    if state is not None and retry_after and seconds > 0:
-        state.pause(seconds)
-
-
 def _origin(url: str) -> str:
     """The origin a bucket belongs to: ``https://API.example.com:443/x`` is ``api.example.com``."""
     try:
@@ -329,10 +305,12 @@ def _origin(url: str) -> str:
 
 
 class RateLimiter:
-    """The built-in rate-limiting middleware of a host policy: one state per origin.
+    """The rate limit of a host policy: one :class:`HostState` per origin.
 
-    One instance serves every thread of a session (per host policy, and one for the
-    session's defaults); states are created on first use.
+    One instance serves every thread of a session (one per distinct limit); states are
+    created on first use. Every attempt, retries included, takes a token from the state of
+    its origin before it is sent (``_transport.adapter``); responses and ``Retry-After``
+    waits feed back into it.
     """
 
     __slots__ = ("_lock", "_states", "limit")
@@ -352,18 +330,3 @@ class RateLimiter:
             with self._lock:
                 state = self._states.setdefault(origin, HostState(self.limit))
         return state
-
-    def __call__(self, request: PreparedRequest, send: Send) -> Response:
-        state = self.state(request.url or "")
-        state.acquire(request)
-        token = _ACTIVE_STATE.set(state)
-        try:
-            response = send(request)
-        except RetryAfterTooLong as exc:
-            if exc.retry_after is not None:
-                state.pause(exc.retry_after)
-            raise
-        finally:
-            _ACTIVE_STATE.reset(token)
-        state.observe(response)
-        return response

@@ -2,127 +2,24 @@
 
 from __future__ import annotations
 
-import inspect
 import math
-import time
 from collections.abc import Iterable
-from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final, TypeAlias
+from typing import Any, Final, TypeAlias
 
-from urllib3.exceptions import InvalidHeader, MaxRetryError
 from urllib3.util.retry import RequestHistory, Retry
 
-from httpkit._deadline import ACTIVE_CALL
-from httpkit._exceptions import ConfigError, DeadlineExceeded, RetryAfterTooLong, UnreplayableBody
-from httpkit._ratelimit import retry_waits
-from httpkit._redact import strip_query
-
-if TYPE_CHECKING:
-    from types import TracebackType
-
-    from urllib3.connectionpool import ConnectionPool
-    from urllib3.response import BaseHTTPResponse
+from httpkit._exceptions import ConfigError
 
 #: Statuses worth a second try: rate limited, or a server-side failure that may pass.
 RETRY_STATUSES: Final = frozenset({429, 500, 502, 503, 504})
 #: RFC 9110 section 9.2.2: repeating these has the same effect as sending them once.
 IDEMPOTENT_METHODS: Final = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"})
 
-# urllib3 gained ``retry_after_max`` (a cap on Retry-After) in 2.5; older 2.x lacks it.
-# httpkit checks the limit itself, so urllib3's cap is lifted out of the way.
-_URLLIB3_HAS_RETRY_AFTER_MAX: Final = "retry_after_max" in inspect.signature(Retry).parameters
-
-#: Whether the body of the request being sent can be sent again; set around each send.
-BODY_REPLAYABLE: ContextVar[bool] = ContextVar("httpkit_body_replayable", default=True)
-
-
-class PolicyRetry(Retry):
-    """``urllib3.Retry`` with httpkit's rules on top.
-
-    * A ``Retry-After`` longer than ``retry_after_limit`` raises
-      :class:`~httpkit.RetryAfterTooLong` instead of sleeping; an unparsable one falls back
-      to the backoff instead of raising.
-    * No wait (backoff or ``Retry-After``) runs past the call's deadline: the call raises
-      :class:`~httpkit.DeadlineExceeded` at once.
-    * A retry that would re-send a body that cannot be replayed raises
-      :class:`~httpkit.UnreplayableBody`.
-    * When retries run out, the ``MaxRetryError`` carries ``attempts``.
-    """
-
-    def __init__(self, *args: Any, retry_after_limit: float | None = None, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.retry_after_limit = retry_after_limit
-
-    def new(self, **kw: Any) -> PolicyRetry:
-        # urllib3 rebuilds the object for every attempt from its own fields only.
-        limit = kw.pop("retry_after_limit", self.retry_after_limit)
-        retry = super().new(**kw)
-        retry.retry_after_limit = limit
-        return retry
-
-    def get_retry_after(self, response: BaseHTTPResponse) -> float | None:
-        try:
-            return super().get_retry_after(response)
-        except InvalidHeader:
-            return None  # garbage from the server: use the backoff
-
-    def increment(
-        self,
-        method: str | None = None,
-        url: str | None = None,
-        response: BaseHTTPResponse | None = None,
-        error: Exception | None = None,
-        _pool: ConnectionPool | None = None,
-        _stacktrace: TracebackType | None = None,
-    ) -> PolicyRetry:
-        try:
-            retry = super().increment(method, url, response, error, _pool, _stacktrace)
-        except MaxRetryError as exc:
-            exc.attempts = len(self.history) + 1  # type: ignore[attr-defined]  # read by HostAdapter
-            raise
-        body_sent = error is None or not self._is_connection_error(error)
-        if body_sent and not BODY_REPLAYABLE.get():
-            if response is not None:
-                response.drain_conn()  # hand the connection back before giving up
-                response.release_conn()
-            raise UnreplayableBody(
-                f"{method} {strip_query(url)} would be retried, but its body is a generator "
-                "or a stream that was already read and would go out empty; pass bytes "
-                "or a seekable file to allow retries"
-            )
-        if response is not None and self.respect_retry_after_header:
-            wait = self.get_retry_after(response)
-            limit = self.retry_after_limit
-            if wait is not None and limit is not None and wait > limit:
-                raise RetryAfterTooLong(
-                    f"the server asked to retry {method} {strip_query(url)} after {wait:.0f} s, "
-                    f"more than retry_after_max ({limit:g} s); not waiting. Raise "
-                    "RetryPolicy(retry_after_max=...) to wait that long",
-                    retry_after=wait,
-                    response=response,  # converted to a requests Response by HostAdapter
-                )
-        return retry
-
-    def sleep(self, response: BaseHTTPResponse | None = None) -> None:
-        wait = None
-        if self.respect_retry_after_header and response is not None:
-            wait = self.get_retry_after(response)
-        from_server = bool(wait)
-        if not wait:
-            wait = self.get_backoff_time()
-        # Rate limits: a server-asked wait pauses the origin for the session's other
-        # threads too; this attempt's own wait is the sleep below (no double wait).
-        retry_waits(wait, from_server)
-        call = ACTIVE_CALL.get()
-        if call is not None and wait >= call.remaining():
-            raise DeadlineExceeded(
-                f"waiting {wait:.1f} s before the next attempt would pass the deadline of "
-                f"{call.seconds:g} s",
-                deadline=call.seconds,
-            )
-        if wait > 0:
-            time.sleep(wait)
+#: urllib3's own ceiling on ``Retry-After`` (2.5 and newer), which caps the wait silently.
+_URLLIB3_RETRY_AFTER_MAX: Final = getattr(Retry, "DEFAULT_RETRY_AFTER_MAX", None)
+#: The ``Retry-After`` ceiling when the retry setting names none (a ``urllib3.Retry``).
+DEFAULT_RETRY_AFTER_MAX: Final = 120.0
 
 
 def body_replayable(request: Any) -> bool:
@@ -234,12 +131,11 @@ class RetryPolicy:
 
     def _build_urllib3(self) -> Retry:
         kwargs: dict[str, Any] = {}
-        if _URLLIB3_HAS_RETRY_AFTER_MAX:
-            kwargs["retry_after_max"] = 2**31
-        return PolicyRetry(
-            retry_after_limit=self.retry_after_max,
+        if _URLLIB3_RETRY_AFTER_MAX is not None:
+            kwargs["retry_after_max"] = math.ceil(self.retry_after_max)
+        return Retry(
             total=self.total,
-            redirect=False,  # requests follows redirects itself
+            redirect=self.redirects,
             status_forcelist=self.statuses,
             allowed_methods=self.retried_methods,
             backoff_factor=self.backoff_factor,
@@ -251,7 +147,11 @@ class RetryPolicy:
         )
 
     def to_urllib3(self) -> Retry:
-        """The ``urllib3.Retry`` that carries this policy (built once, immutable in use)."""
+        """The ``urllib3.Retry`` that carries this policy (built once, immutable in use).
+
+        httpkit counts attempts with it and runs every attempt itself (see
+        ``docs/architecture.md``); ``redirect`` is the policy's redirect limit.
+        """
         return self._retry
 
     @classmethod
@@ -283,24 +183,59 @@ NO_RETRIES: Final = RetryPolicy(total=0)
 NOTHING_AGAIN: Final = RetryPolicy(total=0, redirects=0)
 
 
-def redirect_limit(value: RetryPolicy | Retry) -> int | None:
-    """How many redirects a retry setting allows; ``None``: no limit of its own.
+@dataclass(frozen=True, slots=True)
+class RetryRules:
+    """Every retry setting, whatever form it came in, as the one value httpkit enforces.
 
-    >>> redirect_limit(RetryPolicy.coerce(False)), redirect_limit(Retry(redirect=0))
-    (0, 0)
-    >>> redirect_limit(RetryPolicy()) is None
+    ``retry`` is the ``urllib3.Retry`` that counts attempts and decides what may be retried
+    (a ``RetryPolicy``'s own, or the caller's object as given, so every one of its fields
+    and any subclass behaviour is kept). On top of it httpkit applies, for every form: the
+    ``Retry-After`` ceiling, the redirect limit, replay safety, the deadline and rate limits.
+
+    >>> rules = RetryRules.of(Retry(total=3, redirect=0))
+    >>> rules.redirects, rules.retry_after_max
+    (0, 120.0)
+    >>> RetryRules.of(RetryPolicy.coerce(False)).redirects
+    0
+    >>> RetryRules.of(RetryPolicy()).redirects is None
     True
     """
-    if isinstance(value, RetryPolicy):
-        return value.redirects
-    if value.redirect is False or value.total is False:
+
+    retry: Retry
+    #: The longest ``Retry-After`` waited for; a longer one raises ``RetryAfterTooLong``.
+    retry_after_max: float
+    #: How many redirects a call may follow; ``None``: ``session.max_redirects``.
+    redirects: int | None
+    #: Send one ``Idempotency-Key`` per call (``RetryPolicy(idempotency_key=True)``).
+    idempotency_key: bool = False
+
+    @classmethod
+    def of(cls, value: RetryPolicy | Retry) -> RetryRules:
+        """The rules of a coerced retry setting (see :meth:`RetryPolicy.coerce`)."""
+        if isinstance(value, RetryPolicy):
+            return cls(value.to_urllib3(), value.retry_after_max, value.redirects,
+                       value.idempotency_key)
+        ceiling = getattr(value, "retry_after_max", None)
+        if ceiling is None or ceiling == _URLLIB3_RETRY_AFTER_MAX:
+            ceiling = DEFAULT_RETRY_AFTER_MAX
+        return cls(value, float(ceiling), _urllib3_redirects(value))
+
+    @property
+    def methods(self) -> frozenset[str] | None:
+        """Methods retried after a read error or a status; ``None``: every method."""
+        allowed = self.retry.allowed_methods
+        return None if allowed is None else frozenset(m.upper() for m in allowed)
+
+
+def _urllib3_redirects(retry: Retry) -> int | None:
+    """A ``urllib3.Retry``'s redirect limit: ``redirect``, capped by ``total``.
+
+    ``total=0``, ``total=False`` and ``redirect=False`` follow none, as in urllib3.
+    """
+    limits = [v for v in (retry.total, retry.redirect) if v is not None]
+    if any(v is False for v in limits):
         return 0
-    return value.redirect if isinstance(value.redirect, int) else None
-
-
-def to_urllib3(value: RetryPolicy | Retry) -> Retry:
-    """The ``urllib3.Retry`` for a coerced retry setting."""
-    return value.to_urllib3() if isinstance(value, RetryPolicy) else value
+    return min(limits) if limits else None
 
 
 @dataclass(frozen=True, slots=True)

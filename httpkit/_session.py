@@ -6,7 +6,6 @@ import logging
 import re
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
-from contextvars import ContextVar
 from importlib.metadata import version
 from os import PathLike
 from typing import TYPE_CHECKING, Any, Final
@@ -17,16 +16,11 @@ from requests.adapters import BaseAdapter
 from requests.exceptions import InvalidSchema, InvalidURL, TooManyRedirects
 from requests.structures import CaseInsensitiveDict
 
-from httpkit._adapters import (
-    DEFAULT_SESSION_CONFIG,
-    HostAdapter,
-    SessionShared,
-    check_header_values,
-)
-from httpkit._bodies import drain_redirect
-from httpkit._deadline import ACTIVE_CALL, WATCHDOG, Call, deadline_exceeded
+from httpkit import _call
+from httpkit._bodies import discard_body
+from httpkit._call import Call, CallArgs
 from httpkit._environ import ENVIRONMENT_PROXIES
-from httpkit._exceptions import ConfigError, DeadlineExceeded, UnreplayableBody
+from httpkit._exceptions import ConfigError, UnreplayableBody
 from httpkit._hosts import (
     HostConfig,
     HostPattern,
@@ -36,13 +30,15 @@ from httpkit._hosts import (
     split_url,
 )
 from httpkit._middleware import Middleware
-from httpkit._redact import (
-    redact_url,
-    scrub_exception,
-    sensitive_names,
-    strip_query,
-    url_secrets,
+from httpkit._policy import (
+    DEFAULT_SESSION_CONFIG,
+    Hop,
+    SessionShared,
+    call_deadline,
+    resolve_hop,
+    resolve_tls,
 )
+from httpkit._redact import redact_url, sensitive_names, strip_query
 from httpkit._redirects import (
     NETRC,
     NO_AUTH,
@@ -52,51 +48,18 @@ from httpkit._redirects import (
     bind_jar_cookies,
     strip_credentials,
 )
-from httpkit._retry import DEFAULT_RETRY, RetryArg, RetryPolicy, body_replayable, redirect_limit
+from httpkit._retry import DEFAULT_RETRY, RetryArg, body_replayable
 from httpkit._ssrf import SSRFPolicy
 from httpkit._timeouts import DEFAULT_TIMEOUTS, UNSET, TimeoutArg, _Unset
-from httpkit._tls import resolve_verify
-from httpkit._urls import same_origin
+from httpkit._transport import errors
+from httpkit._transport.adapter import HostAdapter, calling, check_header_values, finish
+from httpkit._http import same_origin
 
 if TYPE_CHECKING:
     from requests import PreparedRequest, Request, Response
 
 _ABSOLUTE_URL: Final = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _EMPTY_POLICY: Final = HostConfig()
-
-#: The headers the current call's own ``auth=`` may set, for redirect hops of that call.
-_CALL_AUTH_HEADERS: ContextVar[frozenset[str]] = ContextVar(
-    "httpkit_call_auth_headers", default=frozenset()
-)
-
-
-#: The deadline the current call asked for (``deadline=`` on the call), if any.
-_CALL_DEADLINE: ContextVar[float | _Unset | None] = ContextVar(
-    "httpkit_call_deadline", default=UNSET
-)
-
-
-class _CallTLS:
-    """The call's own ``verify=``, ``cert=`` and ``timeout=``, resolved again for each hop.
-
-    requests hands every redirect hop the values resolved for the first one; a host policy
-    of the hop's own host must apply instead.
-    """
-
-    __slots__ = ("cert", "hops", "timeout", "verify")
-
-    def __init__(self, verify: Any, cert: Any, timeout: Any) -> None:
-        self.verify = verify
-        self.cert = cert
-        self.timeout = timeout
-        self.hops = 0
-
-
-#: The TLS arguments of the call in progress (set by ``request()``).
-_CALL_TLS: ContextVar[_CallTLS | None] = ContextVar("httpkit_call_tls", default=None)
-
-#: Whether the redirect machinery is following redirects (not just computing ``next``).
-_FOLLOWING: ContextVar[bool] = ContextVar("httpkit_following_redirects", default=False)
 
 log = logging.getLogger("httpkit")
 
@@ -342,6 +305,10 @@ class Session(requests.Session):
         path prefix) only; scheme-only prefixes (``https://``) match the scheme; other
         prefixes match as string prefixes, as in requests.
         """
+        call = _call.current()
+        hop = call.hop if call is not None else None
+        if hop is not None and hop.url == url:
+            return hop.adapter  # resolved for this hop already
         table = self._table
         if table is None or not table.is_current(self.adapters):
             table = self._table = MountTable(self.adapters)
@@ -399,12 +366,18 @@ class Session(requests.Session):
         """
         if not isinstance(deadline, _Unset):
             deadline = check_deadline("request()", deadline)
-        scope = _CALL_AUTH_HEADERS.set(auth_header_names(auth))
-        asked = _CALL_DEADLINE.set(deadline)
-        fresh = ACTIVE_CALL.set(None)  # a request made from a hook is a call of its own
-        tls = _CALL_TLS.set(_CallTLS(verify, cert, timeout))
-        try:
-            response = super().request(
+        # The call's explicit arguments: send() begins the call with them, and each hop
+        # resolves them afresh. A request made from a hook is a call of its own.
+        args = CallArgs(
+            timeout=timeout,
+            verify=verify,
+            cert=cert,
+            stream=stream,
+            deadline=deadline,
+            auth_headers=auth_header_names(auth),
+        )
+        with _call.running(Call(args)):
+            return super().request(
                 method,
                 url,
                 params=params,
@@ -413,7 +386,7 @@ class Session(requests.Session):
                 cookies=cookies,
                 files=files,
                 auth=auth,
-                timeout=timeout,  # type: ignore[arg-type]  # UNSET is resolved in send()
+                timeout=timeout,  # type: ignore[arg-type]  # send() resolves it per hop
                 allow_redirects=allow_redirects,
                 proxies=proxies,
                 hooks=hooks,
@@ -422,14 +395,6 @@ class Session(requests.Session):
                 cert=cert,
                 json=json,
             )
-        finally:
-            _CALL_TLS.reset(tls)
-            ACTIVE_CALL.reset(fresh)
-            _CALL_DEADLINE.reset(asked)
-            _CALL_AUTH_HEADERS.reset(scope)
-        if self.raise_for_status:
-            response.raise_for_status()
-        return response
 
     if TYPE_CHECKING:
         # requests types the keyword arguments of its verb methods with a TypedDict that
@@ -458,7 +423,8 @@ class Session(requests.Session):
         url = request.url.decode("utf-8") if isinstance(request.url, bytes) else request.url
         if self.base_url is not None and isinstance(url, str) and not _ABSOLUTE_URL.match(url):
             request.url = url = urljoin(self.base_url, url.lstrip("/"))
-        policy = self.policy_for(url) if isinstance(url, str) else _EMPTY_POLICY
+        adapter = self._host_adapter(url) if isinstance(url, str) else None
+        policy = adapter.policy if adapter is not None else _EMPTY_POLICY
         policy_headers = policy.header_dict()
         if policy_headers:
             merged: CaseInsensitiveDict[Any] = CaseInsensitiveDict(policy_headers)
@@ -485,11 +451,13 @@ class Session(requests.Session):
         prepared = super().prepare_request(request)
         self._scope_session_headers(prepared, request)
         check_header_values(prepared)
-        if prepared.method in _KEYED_METHODS and "Idempotency-Key" not in prepared.headers:
-            adapter = self._host_adapter(prepared.url or "")
-            retry = adapter.retry if adapter is not None else None
-            if isinstance(retry, RetryPolicy) and retry.idempotency_key:
-                prepared.headers["Idempotency-Key"] = str(uuid.uuid4())
+        if (
+            prepared.method in _KEYED_METHODS
+            and adapter is not None
+            and adapter.settings.retry.idempotency_key
+            and "Idempotency-Key" not in prepared.headers
+        ):
+            prepared.headers["Idempotency-Key"] = str(uuid.uuid4())
         return prepared
 
     def resolve_redirects(  # type: ignore[override]  # same parameters, passed through
@@ -503,11 +471,12 @@ class Session(requests.Session):
         if not resp.is_redirect:
             return  # the common case: nothing to follow, nothing to look up
         following = not kwargs.get("yield_requests", False)
-        adapter = self._host_adapter(req.url or "")
-        limit = redirect_limit(adapter.retry) if adapter is not None else None
+        call = _call.current()
+        limit = call.redirect_limit if call is not None else None
         if following and limit == 0:
             return
-        token = _FOLLOWING.set(following)
+        if call is not None:
+            call.following = following
         try:
             for hops, item in enumerate(super().resolve_redirects(resp, req, *args, **kwargs), 1):
                 yield item
@@ -521,7 +490,8 @@ class Session(requests.Session):
                         f"more than {limit} redirects (the retry policy's limit)", response=item
                     )
         finally:
-            _FOLLOWING.reset(token)
+            if call is not None:
+                call.following = False
 
     def get_redirect_target(self, resp: Response) -> str | None:
         """The URL a redirect response points to, checked; ``None`` if it is not followed.
@@ -539,6 +509,7 @@ class Session(requests.Session):
             if split_url(next_url) is None:  # no host, or a host or port that does not parse
                 raise ValueError(next_url)
         except ValueError:
+            resp.close()  # its body is of no use; its connection must not linger
             shown = strip_query(target)[:200]
             raise InvalidURL(
                 f"the server redirected to a malformed Location: {shown!r}", response=resp
@@ -559,8 +530,9 @@ class Session(requests.Session):
                 redact_url(next_url),
             )
             return None
-        if _FOLLOWING.get():
-            drain_redirect(resp)
+        call = _call.current()
+        if call is not None and call.following:
+            discard_body(resp)
         return target
 
     def rebuild_method(self, prepared_request: PreparedRequest, response: Response) -> None:
@@ -613,6 +585,11 @@ class Session(requests.Session):
         old_url = (response.request.url if response.request is not None else None) or ""
         self._rebuild_auth(prepared_request, old_url, new_url)
         check_header_values(prepared_request)
+        call = _call.current()
+        if call is not None:
+            # requests sends this request next, from its redirect loop: a hop of this
+            # call. Any other send() during the call (from a hook) is a call of its own.
+            call.next_hop = prepared_request
 
     def _rebuild_auth(self, prepared_request: PreparedRequest, old_url: str, new_url: str) -> None:
         if not same_origin(old_url, new_url):
@@ -631,7 +608,9 @@ class Session(requests.Session):
 
     def _credential_names(self) -> frozenset[str]:
         """Every header name that may carry a credential in this session's requests."""
-        names = self.sensitive_headers | auth_header_names(self.auth) | _CALL_AUTH_HEADERS.get()
+        call = _call.current()
+        own = call.args.auth_headers if call is not None else frozenset()
+        names = self.sensitive_headers | auth_header_names(self.auth) | own
         for adapter in self.adapters.values():
             if isinstance(adapter, HostAdapter) and not isinstance(adapter.policy.auth, _Unset):
                 names |= auth_header_names(adapter.policy.auth)
@@ -658,7 +637,15 @@ class Session(requests.Session):
         Proxy variables are read from the environment through a per-environment cache;
         ``session.proxies`` beats the environment.
         """
-        verify, cert = self._tls_for(url, verify, cert)
+        verify, cert = resolve_tls(
+            self.policy_for(url),
+            self.verify,
+            self.cert,
+            self.defaults,
+            verify,
+            cert,
+            trust_env=self.trust_env,
+        )
         merged: dict[str, Any] = {}
         if self.trust_env:
             no_proxy = proxies.get("no_proxy") if proxies else None
@@ -673,91 +660,65 @@ class Session(requests.Session):
             "cert": cert,
         }
 
-    def _tls_for(self, url: str, verify: Any, cert: Any) -> tuple[Any, Any]:
-        """``verify`` and ``cert`` for ``url``, from the call's own values (``None``: unset)."""
-        policy = self.policy_for(url)
-        if verify is None or verify is True:
-            verify = resolve_verify(
-                verify,
-                policy.verify,
-                policy.trust,
-                self.verify,
-                self.defaults.trust,
-                trust_env=self.trust_env,
-            )
-        if cert is None:
-            cert = policy.cert if not isinstance(policy.cert, _Unset) else self.cert
-        return verify, cert
+    def send(  # type: ignore[override]  # adds the keyword-only deadline
+        self,
+        request: PreparedRequest,
+        *,
+        deadline: float | _Unset | None = UNSET,
+        **kwargs: Any,
+    ) -> Response:
+        """Send as requests does: every call, however it was made, begins here.
 
-    def send(self, request: PreparedRequest, **kwargs: Any) -> Response:
-        """Send as requests does; a timeout left unset takes the host's or session's default.
-
-        A plain ``HTTPAdapter`` mounted by the user never sees httpkit's ``UNSET`` marker.
-        The first send of a call starts its deadline; redirect hops share it.
+        ``request()`` and the verb methods come here with the arguments their caller gave;
+        ``send(prepare_request(...), **kwargs)`` is a call of its own with ``kwargs`` (and
+        ``deadline``, seconds or ``None``) as its explicit arguments; a ``send()`` or a
+        ``get()`` made from a hook or a middleware is a new call that inherits nothing.
+        Only requests' own redirect loop continues a call, hop by hop. Each hop is resolved
+        once (``httpkit._policy.resolve_hop``); a timeout left unset takes the host's or
+        the session's default, and a plain ``HTTPAdapter`` mounted by the user gets
+        requests' own values.
         """
-        try:
-            return self._send_within_deadline(request, kwargs)
-        except Exception as exc:
-            # requests and urllib3 put URLs, query strings included, into some messages.
-            scrub_exception(exc, url_secrets(request.url or ""))
-            raise
-
-    def _send_within_deadline(self, request: PreparedRequest, kwargs: dict[str, Any]) -> Response:
-        if ACTIVE_CALL.get() is not None:
-            return self._send(request, kwargs)
-        seconds = _CALL_DEADLINE.get()
-        if isinstance(seconds, _Unset):
-            adapter = self.get_adapter(request.url or "")
-            seconds = adapter.deadline if isinstance(adapter, HostAdapter) else None
-        if seconds is None:
-            return self._send(request, kwargs)
-        call = Call(seconds)
-        token = ACTIVE_CALL.set(call)
-        WATCHDOG.start(call)
-        try:
-            response = self._send(request, kwargs)
-        except DeadlineExceeded:
-            raise
-        except Exception as exc:
-            if call.expired or call.remaining() <= 0:
-                raise deadline_exceeded(seconds, request) from exc
-            raise
-        finally:
-            WATCHDOG.finish(call)
-            ACTIVE_CALL.reset(token)
-        if call.expired:
-            # The watchdog cut a socket this call was reading: whatever arrived is partial,
-            # even where the cut looked like a normal end (an endless trailer section).
-            response.close()
-            raise deadline_exceeded(seconds, request, response=response)
+        call = _call.current()
+        if call is not None and call.begun and call.next_hop is request:
+            call.next_hop = None
+            call.hops += 1
+            return super().send(request, **self._begin_hop(call, request, kwargs))
+        if call is None or call.begun:
+            if not isinstance(deadline, _Unset):
+                deadline = check_deadline("send()", deadline)
+            call = Call(CallArgs.from_send(kwargs, deadline))
+        first = self._begin_hop(call, request, kwargs)
+        hop = call.hop
+        assert hop is not None
+        call.redirect_limit = hop.settings.retry.redirects if hop.settings else None
+        with calling(call, call_deadline(call.args, hop.settings)):
+            try:
+                response = finish(call, request, super().send(request, **first))
+            except Exception as exc:
+                raise errors.caller_error(exc, request, call)
+        if self.raise_for_status:
+            response.raise_for_status()
         return response
 
-    def _send(self, request: PreparedRequest, kwargs: dict[str, Any]) -> Response:
-        tls = _CALL_TLS.get()
-        if tls is not None:
-            tls.hops += 1
-            if tls.hops > 1:
-                # A redirect hop: requests would reuse the first host's verify, cert and
-                # timeout; each host gets its own (a policy's verify=False never travels).
-                kwargs["verify"], kwargs["cert"] = self._tls_for(
-                    request.url or "", tls.verify, tls.cert
-                )
-                kwargs["timeout"] = tls.timeout
-        if kwargs.get("timeout", UNSET) is UNSET:
-            adapter = self.get_adapter(request.url or "")
-            if isinstance(adapter, HostAdapter):
-                kwargs["timeout"] = UNSET
-            else:
-                timeout = self.defaults.timeout
-                assert not isinstance(timeout, _Unset)
-                kwargs["timeout"] = timeout.as_tuple()
-        if "verify" not in kwargs or "cert" not in kwargs:
-            policy = self.policy_for(request.url or "")
-            if "verify" not in kwargs and not isinstance(policy.verify, _Unset):
-                kwargs["verify"] = policy.verify
-            if "cert" not in kwargs and not isinstance(policy.cert, _Unset):
-                kwargs["cert"] = policy.cert
-        return super().send(request, **kwargs)
+    def _begin_hop(
+        self, call: Call, request: PreparedRequest, kwargs: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Resolve the hop ``request`` starts; return requests' ``send`` arguments for it."""
+        if not isinstance(request, requests.PreparedRequest):
+            # requests' own check, before anything looks at the request
+            raise ValueError("You can only send PreparedRequests.")
+        url = request.url or ""
+        call.hop = None  # the lookup below must not take the previous hop's adapter
+        adapter = self.get_adapter(url)
+        settings = adapter.settings if isinstance(adapter, HostAdapter) else None
+        hop = call.hop = resolve_hop(url, adapter, settings, call.args, session=self)
+        return {
+            **kwargs,
+            "timeout": hop.timeout,
+            "verify": hop.verify,
+            "cert": hop.cert,
+            "stream": hop.stream,
+        }
 
     # -- construction from a file -------------------------------------------------------
 

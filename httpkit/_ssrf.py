@@ -10,13 +10,11 @@ name whose DNS record says ``127.0.0.1`` all reach loopback. So the policy judge
 3. the connection is made to a vetted address, so a second lookup (DNS rebinding) never
    happens. TLS (SNI, certificate checks) and the ``Host`` header keep using the name.
 
-How it plugs in: :class:`VettingAdapter` (a base class of ``HostAdapter``) puts the
-adapter's policy in a context variable around each send; :class:`VettedConnection`
-(a base of the connection classes httpkit's pools use) reads it when it opens a socket.
-Pools are per host and a connection is vetted when it is created; a pooled connection
-vetted under another policy (or none) is closed and reopened (:class:`VettedPool`).
-Through a proxy, the target is vetted by :meth:`VettingAdapter.send` instead and the
-proxy's own address is exempt (``docs/security.md``).
+This module holds the policy and its rules. Where it is enforced: the connection classes
+of ``httpkit._transport.connection`` vet before they open a socket, using the policy the
+hop resolved; a pooled connection vetted under another policy (or none) is closed and
+reopened. Through a proxy, ``HostAdapter`` vets the target instead and the proxy's own
+address is exempt (``docs/security.md``).
 """
 
 from __future__ import annotations
@@ -25,17 +23,10 @@ import ipaddress
 import re
 import socket
 from collections.abc import Callable, Iterable, Mapping
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, NamedTuple, TypeAlias
 from urllib.parse import urlsplit
 
-import requests
-from requests.adapters import HTTPAdapter
-from requests.utils import select_proxy
-from urllib3.connection import HTTPConnection
-from urllib3.connectionpool import HTTPConnectionPool
-from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NameResolutionError
 from urllib3.util.connection import allowed_gai_family
 
 from httpkit._exceptions import BlockedAddress, ConfigError
@@ -386,7 +377,7 @@ class SSRFPolicy:
         ports = self.ports
         if ports is not None and port not in frozenset(ports):
             shown = ", ".join(str(p) for p in sorted(ports))
-            raise _blocked(
+            raise blocked(
                 host,
                 None,
                 f"port {port} is not one of SSRFPolicy(ports=...) ({shown})",
@@ -394,14 +385,14 @@ class SSRFPolicy:
             )
         rule = self._deny.match_name(name)
         if rule is not None:
-            raise _blocked(host, None, f"{name} matches the deny rule {rule!r}", None)
+            raise blocked(host, None, f"{name} matches the deny rule {rule!r}", None)
         literal = parse_literal(bare)
         addresses = [literal] if literal is not None else self._lookup(bare, port)
         name_allowed = literal is None and self._allow.match_name(name) is not None
         for address in addresses:
             why = self._refusal(address, name_allowed)
             if why is not None:
-                raise _blocked(host, str(address), *why)
+                raise blocked(host, str(address), *why)
         return addresses
 
     def _lookup(self, host: str, port: int | None) -> list[Address]:
@@ -412,7 +403,7 @@ class SSRFPolicy:
             try:
                 address = ipaddress.ip_address(sockaddr[0])
             except (ValueError, TypeError, IndexError):
-                raise _blocked(
+                raise blocked(
                     host, str(sockaddr), f"{sockaddr!r} is not an IP address", None
                 ) from None
             if address not in found:
@@ -435,7 +426,7 @@ class SSRFPolicy:
         return (why, _ALLOW_HINT) if why is not None else None
 
 
-def _blocked(
+def blocked(
     host: str, address: str | None, rule: str, hint: str | None = _ALLOW_HINT
 ) -> BlockedAddress:
     where = host if address is None or address == host.strip("[]") else f"{host} ({address})"
@@ -468,144 +459,3 @@ def check_ssrf(where: str, value: Any) -> SSRFPolicy | None:
     raise ConfigError(
         f"{where}: ssrf: expected an httpkit.SSRFPolicy, True, False or None, got {value!r}"
     )
-
-
-# -- the plumbing into requests and urllib3 ------------------------------------------------
-
-#: The SSRF policy of the send in progress in this context, if any.
-ACTIVE_SSRF: ContextVar[SSRFPolicy | None] = ContextVar("httpkit_active_ssrf", default=None)
-
-
-class _Refused(MaxRetryError):
-    """Carries a :class:`BlockedAddress` past urllib3's retry loop.
-
-    ``BlockedAddress`` is a ``requests.ConnectionError``, hence an ``OSError``, which
-    urllib3 would retry (and resolve again). ``MaxRetryError`` ends ``urlopen`` at once;
-    :meth:`VettingAdapter.send` unwraps it.
-    """
-
-    def __init__(self, blocked: BlockedAddress) -> None:
-        super().__init__(None, "", blocked)  # type: ignore[arg-type]  # no pool at hand
-        self.blocked = blocked
-
-    def __reduce__(self) -> tuple[type[_Refused], tuple[BlockedAddress]]:
-        return (type(self), (self.blocked,))
-
-
-class VettedConnection(HTTPConnection):
-    """Opens its socket to an address the active :class:`SSRFPolicy` vetted.
-
-    The name is resolved once through the policy; each vetted address is then handed to
-    urllib3 as a numeric host, which needs no lookup. ``self.host`` (the name) is put
-    back before TLS starts, so SNI, certificate checks and ``Host`` use the name.
-    """
-
-    #: The policy this connection was vetted under (``None``: none applied).
-    _httpkit_ssrf: SSRFPolicy | None = None
-
-    def _new_conn(self) -> socket.socket:
-        policy = ACTIVE_SSRF.get()
-        self._httpkit_ssrf = policy
-        if policy is None or self.proxy is not None:
-            # Through a proxy, VettingAdapter.send vetted the target; the proxy is exempt.
-            return super()._new_conn()
-        name = self._dns_host
-        try:
-            addresses = policy._vetted(name, self.port)
-        except BlockedAddress as exc:
-            raise _Refused(exc) from None
-        except socket.gaierror as exc:
-            raise NameResolutionError(self.host, self, exc) from exc
-        failure: Exception | None = None
-        try:
-            for address in addresses:
-                self._dns_host = str(address)
-                try:
-                    return super()._new_conn()
-                except ConnectTimeoutError as exc:  # NewConnectionError too: try the next
-                    failure = exc
-        finally:
-            self._dns_host = name
-        assert failure is not None
-        raise failure
-
-
-class VettedPool(HTTPConnectionPool):
-    """Closes a pooled connection that was vetted under another policy (or none).
-
-    A policy changed by ``configure()`` keeps the adapter and its pools; connections it
-    opened before must not skip the new policy.
-    """
-
-    def _get_conn(self, timeout: float | None = None) -> Any:
-        conn = super()._get_conn(timeout)
-        policy = ACTIVE_SSRF.get()
-        if (
-            policy is not None
-            and getattr(conn, "sock", None) is not None
-            and getattr(conn, "proxy", None) is None
-            and getattr(conn, "_httpkit_ssrf", None) != policy
-        ):
-            conn.close()
-        return conn
-
-
-class VettingAdapter(HTTPAdapter):
-    """An ``HTTPAdapter`` that applies ``self.ssrf`` to every send.
-
-    ``HostAdapter`` derives from it and sets ``ssrf`` from its host policy (or the
-    session's).
-    """
-
-    #: The policy in force for this adapter's sends; ``None``: no SSRF checks.
-    ssrf: SSRFPolicy | None = None
-
-    def send(
-        self,
-        request: PreparedRequest,
-        stream: bool = False,
-        timeout: Any = None,
-        verify: Any = True,
-        cert: Any = None,
-        proxies: dict[str, str] | None = None,
-    ) -> Response:
-        """Send with the SSRF policy active; a refusal raises :class:`BlockedAddress`."""
-        policy = self.ssrf
-        if policy is not None and proxies and select_proxy(request.url or "", proxies):
-            _vet_proxied_target(policy, request)
-        token = ACTIVE_SSRF.set(policy)
-        try:
-            return super().send(
-                request, stream=stream, timeout=timeout, verify=verify, cert=cert, proxies=proxies
-            )
-        except requests.ConnectionError as exc:
-            cause = exc.args[0] if exc.args else None
-            if isinstance(cause, _Refused):
-                blocked = cause.blocked
-                blocked.request = request
-                raise blocked from None
-            raise
-        finally:
-            ACTIVE_SSRF.reset(token)
-
-
-def _vet_proxied_target(policy: SSRFPolicy, request: PreparedRequest) -> None:
-    """Through a proxy: vet the target's name and addresses here; the proxy connects."""
-    parts = urlsplit(request.url or "")
-    host = parts.hostname or ""
-    port = parts.port or DEFAULT_PORTS.get(parts.scheme.lower())
-    try:
-        policy._vetted(host, port)
-    except BlockedAddress as exc:
-        exc.request = request
-        raise
-    except socket.gaierror as exc:
-        blocked = _blocked(
-            host,
-            None,
-            f"{host} does not resolve here, so it cannot be vetted before the proxy "
-            f"connects to it ({exc})",
-            None,
-        )
-        blocked.request = request
-        raise blocked from None

@@ -485,11 +485,3 @@ def test_resolver_answer_that_is_not_an_ip_address_is_refused() -> None:
 
     error = refusal(SSRFPolicy(resolver=odd), "odd.test")
     assert error.rule == "('/run/socket',) is not an IP address"
-
-
-def test_internal_refusal_signal_pickles() -> None:
-    from httpkit._ssrf import _Refused
-
-    signal = _Refused(refusal(DEFAULT, "10.0.0.1"))
-    restored = pickle.loads(pickle.dumps(signal))
-    assert str(restored.blocked) == str(signal.blocked)

@@ -18,12 +18,12 @@ from httpkit._tls import (
     CONTEXTS,
     KeyPassword,
     TLSConfig,
-    TLSFailure,
     build_context,
     config_for,
     config_of,
     explain_failure,
 )
+from httpkit._transport.connection import TLSFailure
 
 URL = "https://api.example.com/x"
 

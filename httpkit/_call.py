@@ -1,0 +1,147 @@
+"""The state of one call: the only per-call state httpkit keeps, and where it lives.
+
+A *call* is what one ``request()``, verb method or ``send()`` asks for: one or more *hops*
+(the first request and each redirect it follows), each made of one or more *attempts*
+(retries). :class:`Call` carries everything the call needs from start to end:
+
+* ``args``: the arguments the caller gave explicitly (:class:`CallArgs`), the only ones
+  that travel from hop to hop;
+* ``clock``: the deadline (:class:`~httpkit._deadline.Deadline`), or ``None``;
+* ``hops`` and ``redirect_limit``;
+* ``hop``: the settings resolved for the hop being sent (:class:`~httpkit._policy.Hop`);
+* ``attempt``: the number of the attempt in progress (0 between attempts).
+
+httpkit passes the call as an argument wherever it owns the signature. requests and urllib3
+call back with signatures of their own (``Session.send`` from the redirect loop,
+``HTTPAdapter.send``, ``HTTPConnection.request``); there, and only there, the call is read
+from :data:`_CURRENT`, the one context variable of this module. Code that hands work to
+another thread inside a call (a middleware with a worker pool) keeps the call with
+:func:`bind_call`; the ``send`` that httpkit gives a middleware does so by itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+
+from httpkit._timeouts import UNSET, _Unset
+
+if TYPE_CHECKING:
+    from httpkit._deadline import Deadline
+    from httpkit._policy import Hop
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class CallArgs:
+    """What the caller set explicitly for one call; ``UNSET`` (or ``None``) where it did not.
+
+    requests merges session attributes and the environment into ``verify``, ``cert`` and
+    ``stream`` before ``send()`` sees them; httpkit keeps the caller's own values apart so
+    that each hop resolves them afresh against its own host policy.
+    """
+
+    timeout: Any = UNSET
+    verify: Any = None
+    cert: Any = None
+    stream: bool | None = None
+    deadline: float | _Unset | None = UNSET
+    auth_headers: frozenset[str] = frozenset()
+
+    @classmethod
+    def from_send(cls, kwargs: dict[str, Any], deadline: float | _Unset | None) -> CallArgs:
+        """The explicit arguments of a bare ``send(prepared, **kwargs)``."""
+        return cls(
+            timeout=kwargs.get("timeout", UNSET),
+            verify=kwargs.get("verify"),
+            cert=kwargs.get("cert"),
+            stream=kwargs.get("stream"),
+            deadline=deadline,
+        )
+
+
+class Call:
+    """One call in progress (see the module docstring)."""
+
+    __slots__ = (
+        "args",
+        "attempt",
+        "begun",
+        "clock",
+        "following",
+        "hop",
+        "hops",
+        "next_hop",
+        "redirect_limit",
+    )
+
+    def __init__(self, args: CallArgs) -> None:
+        self.args = args
+        self.begun = False
+        self.clock: Deadline | None = None
+        self.hops = 0
+        self.redirect_limit: int | None = None
+        self.hop: Hop | None = None
+        self.attempt = 0
+        #: The prepared request of the redirect hop requests is about to send.
+        self.next_hop: object = None
+        #: Whether requests' redirect loop is following redirects (not computing ``next``).
+        self.following = False
+
+    def remaining(self) -> float | None:
+        """Seconds left of the deadline; ``None`` without one."""
+        return None if self.clock is None else self.clock.remaining()
+
+    def __repr__(self) -> str:
+        return f"<httpkit call hops={self.hops} attempt={self.attempt} clock={self.clock!r}>"
+
+
+#: The call this context (thread) is working for, if any.
+_CURRENT: ContextVar[Call | None] = ContextVar("httpkit_call", default=None)
+
+
+def current() -> Call | None:
+    """The call in progress in this context, if any."""
+    return _CURRENT.get()
+
+
+@contextlib.contextmanager
+def running(call: Call | None) -> Iterator[Call | None]:
+    """Make ``call`` the current one for the duration of the block."""
+    token = _CURRENT.set(call)
+    try:
+        yield call
+    finally:
+        _CURRENT.reset(token)
+
+
+def bind_call(fn: Callable[P, T]) -> Callable[P, T]:
+    """``fn`` wrapped so that, run on any thread, it runs inside the current call.
+
+    The call's deadline, resolved settings and attempt go with it. Outside a call the
+    wrapper just calls ``fn``. The ``send`` a middleware receives needs no wrapping: it
+    carries its call itself.
+
+    >>> import concurrent.futures, httpkit
+    >>> def threaded(request, send):
+    ...     with concurrent.futures.ThreadPoolExecutor(1) as pool:
+    ...         return pool.submit(httpkit.bind_call(send), request).result()
+    >>> session = httpkit.Session(middlewares=[threaded])
+    """
+    call = _CURRENT.get()
+
+    @functools.wraps(fn)
+    def in_call(*args: P.args, **kwargs: P.kwargs) -> T:
+        token = _CURRENT.set(call)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            _CURRENT.reset(token)
+
+    return in_call

@@ -1,0 +1,323 @@
+"""httpkit's connection and pool classes: one per scheme, declared here.
+
+:class:`HTTPConnection` and :class:`HTTPSConnection` run the steps of opening and using a
+connection in a fixed order:
+
+1. **SSRF vetting** (``_new_conn``): the host is resolved once through the hop's
+   :class:`~httpkit.SSRFPolicy`, every address is vetted, and the socket is opened to a
+   vetted address (no second lookup). Through a proxy the adapter vets the target instead.
+2. **TLS checks** (``connect``, HTTPS only): pins are compared with the server's
+   certificate, and a failure that will not heal (unknown CA, expired certificate, no
+   common TLS version, a refused client certificate) is raised as :class:`TLSFailure`,
+   which the attempt loop does not retry.
+3. **Deadline registration** (``request``): the socket is registered with the call's
+   deadline, so the watchdog can shut it down; the socket itself is kept, because
+   ``http.client`` drops the connection's reference to it while a close-delimited body is
+   still being read.
+4. **Trailer limit** (``getresponse``): a chunked body's trailer section may not grow past
+   :data:`TRAILER_LIMIT` bytes.
+
+The pools use these classes for direct and proxied connections alike; ``Growing*`` pools
+never discard a connection handed back (``pool_maxsize=None``). The call being served is
+read from ``httpkit._call`` (urllib3 calls these methods with signatures of its own).
+"""
+
+from __future__ import annotations
+
+import queue
+import socket
+import ssl
+from typing import Any, Final
+
+from urllib3 import connection as _connection
+from urllib3 import connectionpool as _connectionpool
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    NameResolutionError,
+    ProtocolError,
+)
+from urllib3.exceptions import SSLError as _Urllib3SSLError
+from urllib3.util import Timeout
+from urllib3.util.ssl_match_hostname import CertificateError
+
+from httpkit import _call
+from httpkit._ssrf import SSRFPolicy
+from httpkit._tls import TLSConfig, config_of, explain_failure, pin_of
+
+#: The smallest socket timeout handed to urllib3 (0 would mean non-blocking sockets).
+_MIN_TIMEOUT: Final = 0.001
+#: The most bytes of trailer lines (after a chunked body's last chunk) read before giving up.
+TRAILER_LIMIT: Final = 64 * 1024
+
+
+class DeadlineTimeout(Timeout):
+    """A urllib3 ``Timeout`` whose connect and read timeouts never exceed the deadline.
+
+    urllib3 reads ``connect_timeout`` before connecting and ``read_timeout`` before waiting
+    for the response, so each attempt gets what is left of the call's budget at that moment.
+    """
+
+    def __init__(self, clock: Any, connect: Any = None, read: Any = None) -> None:
+        super().__init__(connect=connect, read=read)
+        self.clock = clock
+
+    @property
+    def configured(self) -> tuple[Any, Any]:
+        """The ``(connect, read)`` timeouts before the deadline caps them."""
+        return (self._connect, self._read)
+
+    def clone(self) -> DeadlineTimeout:
+        # urllib3 clones for every attempt; the values were validated when first built.
+        copy = object.__new__(DeadlineTimeout)
+        copy.__dict__.update(self.__dict__)
+        copy._start_connect = None
+        return copy
+
+    def _cap(self, value: Any) -> Any:
+        left = max(self.clock.remaining(), _MIN_TIMEOUT)
+        if value is None or not isinstance(value, int | float):
+            return left
+        return min(value, left)
+
+    @property
+    def connect_timeout(self) -> Any:
+        return self._cap(super().connect_timeout)
+
+    @property
+    def read_timeout(self) -> Any:
+        return self._cap(super().read_timeout)
+
+
+class TLSFailure(_Urllib3SSLError):
+    """A TLS failure that will not heal; the message names the host and the cause.
+
+    A urllib3 ``SSLError``, so requests reports it as ``requests.exceptions.SSLError``; the
+    error table marks it final, so no attempt follows.
+    """
+
+    @classmethod
+    def at(cls, host: str, port: int | None, why: str) -> TLSFailure:
+        where = f"{host}:{port}" if port else host
+        return cls(f"TLS with {where} failed: {why}")
+
+
+def _hop_ssrf() -> SSRFPolicy | None:
+    call = _call.current()
+    hop = call.hop if call is not None else None
+    settings = hop.settings if hop is not None else None
+    return settings.ssrf if settings is not None else None
+
+
+class _TrailerGuard:
+    """Stands in for a chunked response's socket file; bounds runs of ``readline``.
+
+    Chunk-size lines alternate with reads of chunk data; only the trailer section (and a
+    server that never ends it) reads line after line. More than :data:`TRAILER_LIMIT`
+    bytes of consecutive lines raise a ``ProtocolError``, which requests reports as
+    ``ChunkedEncodingError``.
+    """
+
+    __slots__ = ("_fp", "_lines")
+
+    def __init__(self, fp: Any) -> None:
+        self._fp = fp
+        self._lines = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._fp, name)
+
+    def readline(self, limit: int = -1) -> bytes:
+        line: bytes = self._fp.readline(limit)
+        self._lines += len(line)
+        if self._lines > TRAILER_LIMIT:
+            raise ProtocolError(
+                f"the response's trailer section is larger than {TRAILER_LIMIT // 1024} KiB"
+            )
+        return line
+
+    def read(self, *args: Any) -> bytes:
+        self._lines = 0
+        return self._fp.read(*args)  # type: ignore[no-any-return]
+
+    def readinto(self, buffer: Any) -> int:
+        self._lines = 0
+        return self._fp.readinto(buffer)  # type: ignore[no-any-return]
+
+    def read1(self, *args: Any) -> bytes:
+        self._lines = 0
+        return self._fp.read1(*args)  # type: ignore[no-any-return]
+
+
+class HTTPConnection(_connection.HTTPConnection):
+    """urllib3's connection with SSRF vetting, deadline registration and a trailer limit."""
+
+    #: The SSRF policy this connection was vetted under (``None``: none applied).
+    _httpkit_ssrf: SSRFPolicy | None = None
+    #: The deadline of the call using this connection now (see ``Deadline.watch``).
+    _httpkit_clock: Any = None
+
+    def _new_conn(self) -> socket.socket:
+        policy = _hop_ssrf()
+        self._httpkit_ssrf = policy
+        if policy is None or self.proxy is not None:
+            # Through a proxy, the adapter vetted the target; the proxy is exempt.
+            return super()._new_conn()
+        name = self._dns_host
+        try:
+            addresses = policy._vetted(name, self.port)
+        except socket.gaierror as exc:
+            raise NameResolutionError(self.host, self, exc) from exc
+        failure: Exception | None = None
+        try:
+            for address in addresses:
+                self._dns_host = str(address)
+                try:
+                    return super()._new_conn()
+                except ConnectTimeoutError as exc:  # NewConnectionError too: try the next
+                    failure = exc
+        finally:
+            self._dns_host = name
+        assert failure is not None
+        raise failure
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        call = _call.current()
+        clock = call.clock if call is not None else None
+        self._httpkit_clock = clock
+        if clock is not None:
+            if self.sock is None:
+                self.connect()  # the socket must exist to be watched
+            assert self.sock is not None
+            clock.watch(self, self.sock)
+        super().request(*args, **kwargs)
+
+    def getresponse(self) -> Any:  # type: ignore[override]  # urllib3's own response type
+        sock = self.sock
+        response = super().getresponse()
+        # The socket of the body: a close-delimited response keeps it after the
+        # connection let go of it (the adapter restores a streamed body's read timeout).
+        response._httpkit_sock = sock
+        original = response._original_response
+        if original is not None and original.chunked and original.fp is not None:
+            original.fp = _TrailerGuard(original.fp)
+        return response
+
+
+class HTTPSConnection(HTTPConnection, _connection.HTTPSConnection):
+    """The HTTPS connection: the steps above, with pins and TLS failure reports at connect."""
+
+    def connect(self) -> None:
+        config = config_of(self.ssl_context)
+        try:
+            super().connect()
+        except (ssl.SSLError, CertificateError) as exc:
+            why = explain_failure(exc, config)
+            if why is None:
+                raise
+            raise TLSFailure.at(self.host, self.port, why) from exc
+        self._check_pins(config)
+
+    def _check_pins(self, config: TLSConfig | None) -> None:
+        if config is None or not config.pins:
+            return
+        der = self.sock.getpeercert(binary_form=True) if self.sock is not None else None  # type: ignore[union-attr]  # an SSLSocket once connected
+        pin = pin_of(der) if der else "no certificate"
+        if pin not in config.pins:
+            self.close()
+            raise TLSFailure.at(
+                self.host,
+                self.port,
+                f"pin mismatch: the server's certificate is {pin}, which is none of the "
+                f"pins configured for {self.host} ({', '.join(sorted(config.pins))})",
+            )
+
+    def getresponse(self) -> Any:
+        try:
+            return super().getresponse()
+        except ssl.SSLError as exc:
+            # TLS 1.3 servers reject a client certificate after the handshake.
+            why = explain_failure(exc, config_of(self.ssl_context))
+            if why is None:
+                raise
+            raise TLSFailure.at(self.host, self.port, why) from exc
+
+
+class _UnboundedLifoQueue(queue.LifoQueue):  # type: ignore[type-arg]  # holds connections or None
+    """A LIFO queue that never refuses a connection handed back.
+
+    urllib3 discards a connection returned to a full pool ("Connection pool is full,
+    discarding connection"). Ignoring ``maxsize`` keeps every connection that was needed
+    at the same time, so the pool grows to the peak number of threads sharing the host.
+    """
+
+    def __init__(self, maxsize: int = 0) -> None:
+        super().__init__(0)
+
+
+def _fresh_for_policy(conn: Any) -> Any:
+    """Close a pooled connection vetted under another SSRF policy (or none) than the hop's.
+
+    A policy changed by ``configure()`` keeps the adapter and its pools; connections it
+    opened before must not skip the new policy.
+    """
+    policy = _hop_ssrf()
+    if (
+        policy is not None
+        and getattr(conn, "sock", None) is not None
+        and getattr(conn, "proxy", None) is None
+        and getattr(conn, "_httpkit_ssrf", None) != policy
+    ):
+        conn.close()
+    return conn
+
+
+class HTTPConnectionPool(_connectionpool.HTTPConnectionPool):
+    ConnectionCls = HTTPConnection
+
+    def _get_conn(self, timeout: float | None = None) -> Any:
+        return _fresh_for_policy(super()._get_conn(timeout))
+
+
+class HTTPSConnectionPool(_connectionpool.HTTPSConnectionPool):
+    ConnectionCls = HTTPSConnection
+
+    def _get_conn(self, timeout: float | None = None) -> Any:
+        return _fresh_for_policy(super()._get_conn(timeout))
+
+    def _validate_conn(self, conn: Any) -> None:
+        # httpkit warned once per host about verify=False; urllib3 would warn per request.
+        config = config_of(self.conn_kw.get("ssl_context"))
+        if config is None or config.verify:
+            super()._validate_conn(conn)
+            return
+        _connectionpool.HTTPConnectionPool._validate_conn(self, conn)
+        if conn.is_closed:
+            conn.connect()
+
+
+class GrowingHTTPConnectionPool(HTTPConnectionPool):
+    QueueCls = _UnboundedLifoQueue
+
+
+class GrowingHTTPSConnectionPool(HTTPSConnectionPool):
+    QueueCls = _UnboundedLifoQueue
+
+
+#: Pool classes by scheme: fixed-size pools, and pools that grow (``pool_maxsize=None``).
+FIXED_POOLS: Final = {"http": HTTPConnectionPool, "https": HTTPSConnectionPool}
+GROWING_POOLS: Final = {"http": GrowingHTTPConnectionPool, "https": GrowingHTTPSConnectionPool}
+
+
+def prepare_pool(pool: Any) -> TLSConfig | None:
+    """Make a pool use its context as is; returns its configuration (``None``: not httpkit's).
+
+    requests' ``cert_verify`` would set ``ca_certs``/``cert_file`` on the pool, and urllib3
+    would then load those files into the context on every new connection.
+    """
+    conn_kw = getattr(pool, "conn_kw", None)
+    config = config_of(conn_kw.get("ssl_context")) if isinstance(conn_kw, dict) else None
+    if config is None:
+        return None
+    pool.cert_reqs = "CERT_REQUIRED" if config.verify else "CERT_NONE"
+    pool.ca_certs = pool.ca_cert_dir = pool.cert_file = pool.key_file = pool.key_password = None
+    return config
