@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import queue
-import re
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Final
 
@@ -25,6 +24,7 @@ from httpkit._deadline import (
 )
 from httpkit._exceptions import HttpkitError, RetryAfterTooLong
 from httpkit._hosts import HostConfig, HostPattern
+from httpkit._http import has_forbidden_field_char
 from httpkit._middleware import Middleware, chain
 from httpkit._ratelimit import RateLimit, RateLimiter
 from httpkit._redact import SENSITIVE_HEADERS, scrub_exception, strip_query, url_secrets
@@ -78,9 +78,6 @@ _FIXED_POOLS: Final = {"http": WatchedHTTPConnectionPool, "https": WatchedHTTPSC
 #: The retry state to resume with, when a send continues a retry sequence after a body
 #: broke off mid-way; ``None``: the policy's own ``Retry``.
 _RESUMED_RETRY: ContextVar[Any] = ContextVar("httpkit_resumed_retry", default=None)
-
-#: Characters that end or cut a header line.
-_LINE_BREAKING: Final = re.compile("[\r\n\0]")
 
 #: Errors from reading a buffered body that another attempt may cure.
 _BODY_ERRORS: Final = (requests.exceptions.ChunkedEncodingError, requests.ConnectionError)
@@ -444,7 +441,7 @@ def _restore_read_timeout(response: Response, read: Any) -> None:
 
 
 def check_header_values(prepared: PreparedRequest) -> None:
-    """Refuse CR, LF and NUL in any header value before anything is sent.
+    """Refuse CR, LF, NUL and other controls (not HTAB) in header values before sending.
 
     requests refuses CR and LF in the headers it is given, not NUL, and not in headers an
     auth plugin or middleware adds later: httpkit checks after preparing and again right
@@ -452,9 +449,9 @@ def check_header_values(prepared: PreparedRequest) -> None:
     """
     for name, value in prepared.headers.items():
         text = value.decode("latin-1") if isinstance(value, bytes) else value
-        if _LINE_BREAKING.search(text):
+        if has_forbidden_field_char(text):
             raise InvalidHeader(
-                f"the value of header {name!r} contains CR, LF or NUL; header values must be "
-                "one line of text",
+                f"the value of header {name!r} contains CR, LF, NUL or another control "
+                "character; header values must be one line of text",
                 request=prepared,
             )

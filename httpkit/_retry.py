@@ -15,6 +15,7 @@ from urllib3.util.retry import RequestHistory, Retry
 
 from httpkit._deadline import ACTIVE_CALL
 from httpkit._exceptions import ConfigError, DeadlineExceeded, RetryAfterTooLong, UnreplayableBody
+from httpkit._http import is_token
 from httpkit._ratelimit import retry_waits
 from httpkit._redact import strip_query
 
@@ -150,7 +151,7 @@ def _frozen_methods(value: Iterable[str]) -> frozenset[str]:
         raise ConfigError(f"RetryPolicy.methods must be a collection of names, got {value!r}")
     methods = frozenset(value)
     for method in methods:
-        if not isinstance(method, str) or not method.isalpha():
+        if not isinstance(method, str) or not is_token(method):
             raise ConfigError(f"RetryPolicy.methods must hold method names, got {method!r}")
     return frozenset(m.upper() for m in methods)
 

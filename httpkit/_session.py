@@ -32,9 +32,8 @@ from httpkit._hosts import (
     HostPattern,
     MountTable,
     check_deadline,
-    split_host,
-    split_url,
 )
+from httpkit._http import has_forbidden_field_char, same_origin, split_host, split_url
 from httpkit._middleware import Middleware
 from httpkit._redact import (
     redact_url,
@@ -56,7 +55,6 @@ from httpkit._retry import DEFAULT_RETRY, RetryArg, RetryPolicy, body_replayable
 from httpkit._ssrf import SSRFPolicy
 from httpkit._timeouts import DEFAULT_TIMEOUTS, UNSET, TimeoutArg, _Unset
 from httpkit._tls import resolve_verify
-from httpkit._urls import same_origin
 
 if TYPE_CHECKING:
     from requests import PreparedRequest, Request, Response
@@ -126,7 +124,7 @@ def user_agent_string(application: str | None) -> str:
     if (
         not isinstance(application, str)
         or not application.strip()
-        or any(c in application for c in "\r\n\0")
+        or has_forbidden_field_char(application)
     ):
         raise ConfigError(
             f"user_agent must be a one-line product token such as 'myapp/1.4', got {application!r}"

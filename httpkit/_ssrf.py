@@ -28,7 +28,6 @@ from collections.abc import Callable, Iterable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, NamedTuple, TypeAlias
-from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -39,7 +38,7 @@ from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NameResolutio
 from urllib3.util.connection import allowed_gai_family
 
 from httpkit._exceptions import BlockedAddress, ConfigError
-from httpkit._urls import DEFAULT_PORTS, normalize_host
+from httpkit._http import normalize_host, split_url
 
 if TYPE_CHECKING:
     from requests import PreparedRequest, Response
@@ -591,9 +590,8 @@ class VettingAdapter(HTTPAdapter):
 
 def _vet_proxied_target(policy: SSRFPolicy, request: PreparedRequest) -> None:
     """Through a proxy: vet the target's name and addresses here; the proxy connects."""
-    parts = urlsplit(request.url or "")
-    host = parts.hostname or ""
-    port = parts.port or DEFAULT_PORTS.get(parts.scheme.lower())
+    parts = split_url(request.url or "")
+    host, port = (parts.host, parts.port) if parts is not None else ("", None)
     try:
         policy._vetted(host, port)
     except BlockedAddress as exc:
