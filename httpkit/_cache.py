@@ -34,7 +34,6 @@ import time
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
-from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, Final, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
@@ -44,6 +43,7 @@ from requests.utils import get_encoding_from_headers
 
 from httpkit._bodies import RawProxy
 from httpkit._exceptions import ConfigError
+from httpkit._http import parse_delta_seconds, parse_http_date
 from httpkit._redact import SECRET_PARAMETER, SENSITIVE_HEADERS, is_secret_header
 from httpkit._retry import RetryHistory
 
@@ -92,34 +92,6 @@ def parse_cache_control(value: str | None) -> dict[str, str | None]:
     return directives
 
 
-def parse_seconds(value: str | None) -> int | None:
-    """A delta-seconds value (``max-age``, ``Age``); ``None`` if absent or invalid.
-
-    >>> parse_seconds("120"), parse_seconds("-1"), parse_seconds("soon")
-    (120, None, None)
-    """
-    if value is None:
-        return None
-    value = value.strip()
-    return int(value) if value.isdigit() else None
-
-
-def parse_http_date(value: str | None) -> float | None:
-    """Seconds since the epoch for an HTTP-date in any of its three forms; ``None`` if bad.
-
-    >>> parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT")
-    784111777.0
-    >>> parse_http_date("Sun Nov  6 08:49:37 1994"), parse_http_date("0")
-    (784111777.0, None)
-    """
-    if not value:
-        return None
-    try:
-        return parsedate_to_datetime(value.strip()).timestamp()
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-
-
 def freshness_lifetime(headers: Mapping[str, str], directives: Mapping[str, str | None]) -> float:
     """How long a response stays fresh, in seconds (RFC 9111 §4.2.1); 0 if it says nothing.
 
@@ -134,7 +106,7 @@ def freshness_lifetime(headers: Mapping[str, str], directives: Mapping[str, str 
     60.0
     """
     if "max-age" in directives:
-        seconds = parse_seconds(directives["max-age"])
+        seconds = parse_delta_seconds(directives["max-age"])
         return float(seconds) if seconds is not None else 0.0
     expires = headers.get("Expires")
     if expires is None:
@@ -158,7 +130,7 @@ def initial_age(headers: Mapping[str, str], request_time: float, response_time: 
     """
     date = parse_http_date(headers.get("Date"))
     apparent = max(0.0, response_time - date) if date is not None else 0.0
-    age = parse_seconds(headers.get("Age")) or 0
+    age = parse_delta_seconds(headers.get("Age")) or 0
     return max(apparent, age + (response_time - request_time))
 
 
@@ -722,7 +694,7 @@ def _usable_without_request(
     if "no-cache" in asked or "no-cache" in str(headers.get("Pragma", "")).lower():
         return False
     if "max-age" in asked:
-        limit = parse_seconds(asked["max-age"])
+        limit = parse_delta_seconds(asked["max-age"])
         if limit is not None and entry.age(now) > limit:
             return False
     return entry.is_fresh(now)

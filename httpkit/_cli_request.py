@@ -12,7 +12,6 @@ import argparse
 import json
 import math
 import os
-import re
 import shutil
 import sys
 import tempfile
@@ -28,9 +27,9 @@ from requests.auth import AuthBase
 
 import httpkit
 from httpkit._exceptions import ConfigError
+from httpkit._http import has_forbidden_field_char, is_token, origin_of
 from httpkit._redact import REDACTED, SECRET_PARAMETER, redact_url, sensitive_names
 from httpkit._redirects import auth_header_names
-from httpkit._urls import origin_of
 
 if TYPE_CHECKING:
     from httpkit._session import Session
@@ -71,7 +70,6 @@ exit codes:
 
 METHOD_ALIASES: Final = ("get", "post", "put", "patch", "delete", "head")
 
-_TOKEN: Final = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 _CHUNK: Final = 64 * 1024
 
 
@@ -231,16 +229,16 @@ def _read_source(option: str, value: str, stdin: IO[bytes] | None) -> bytes:
 def _parse_header(text: str) -> tuple[str, str]:
     name, colon, value = text.partition(":")
     name = name.strip()
-    if not colon or not _TOKEN.match(name):
+    if not colon or not is_token(name):
         raise UsageError(f"-H {text.split(':', 1)[0]!r}: expected 'Name: value'")
     value = value.strip()
-    if any(c in value for c in "\r\n\0"):
-        raise UsageError(f"-H {name}: a header value must be one line")
+    if has_forbidden_field_char(value):
+        raise UsageError(f"-H {name}: a header value must be one line without control characters")
     return name, value
 
 
 def _method(text: str) -> str:
-    if not _TOKEN.match(text):
+    if not is_token(text):
         raise UsageError(f"{text!r} is not an HTTP method")
     return text.upper()
 

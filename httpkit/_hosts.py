@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Final, TypeAlias
 from urllib.parse import urlsplit
 
@@ -20,6 +19,14 @@ from requests.auth import AuthBase
 
 from httpkit._cache import CacheStore, check_cache
 from httpkit._exceptions import ConfigError
+from httpkit._http import (
+    DEFAULT_PORTS,
+    Origin,
+    has_forbidden_field_char,
+    is_token,
+    normalize_host,
+    split_url,
+)
 from httpkit._middleware import check_middlewares
 from httpkit._ratelimit import RateLimit, check_rate_limit
 from httpkit._redact import REDACTED, is_secret_header, redact_headers
@@ -33,7 +40,6 @@ from httpkit._tls import (
     check_pins,
     check_trust,
 )
-from httpkit._urls import DEFAULT_PORTS, normalize_host
 
 if TYPE_CHECKING:
     from requests.adapters import BaseAdapter
@@ -114,15 +120,10 @@ class HostPattern:
     @property
     def prefix(self) -> str:
         """The normalized form, used as this policy's key in ``session.adapters``."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
+        origin = str(Origin(self.scheme, self.host, self.port))
         if self.wildcard:
-            host = f"*.{host}"
-        port = (
-            ""
-            if self.port is None or self.port == DEFAULT_PORTS.get(self.scheme)
-            else f":{self.port}"
-        )
-        return f"{self.scheme}://{host}{port}{self.path or '/'}"
+            origin = origin.replace("://", "://*.", 1)
+        return origin + (self.path or "/")
 
     @property
     def specificity(self) -> tuple[int, int, int]:
@@ -146,35 +147,6 @@ class HostPattern:
         """Whether ``url`` falls under this pattern; unparsable URLs never do."""
         parts = split_url(url)
         return parts is not None and self.matches(*parts)
-
-
-@lru_cache(maxsize=1024)
-def split_url(url: str) -> tuple[str, str, int | None, str] | None:
-    """Normalized ``(scheme, host, port, path)`` of a URL, or ``None`` if it has no host."""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname
-        port = parts.port
-    except ValueError:
-        return None
-    if not host:
-        return None
-    scheme = parts.scheme.lower()
-    try:
-        host = normalize_host(host)
-    except ValueError:
-        return None
-    return scheme, host, port if port is not None else DEFAULT_PORTS.get(scheme), parts.path or "/"
-
-
-def split_host(url: str) -> str | None:
-    """The normalized host of ``url``, or ``None``.
-
-    >>> split_host("https://API.example.com:8443/x")
-    'api.example.com'
-    """
-    parts = split_url(url)
-    return parts[1] if parts is not None else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,15 +236,15 @@ class MountTable:
 
 
 def _check_header_value(where: str, name: object, value: object) -> None:
-    if not isinstance(name, str) or not name or any(c in name for c in ":\r\n\0 \t"):
+    if not isinstance(name, str) or not is_token(name):
         raise ConfigError(f"{where}: headers: {name!r} is not a valid header name")
     if not isinstance(value, str):
         raise ConfigError(f"{where}: headers: the value of {name!r} must be a string")
-    if any(c in value for c in "\r\n\0"):
+    if has_forbidden_field_char(value):
         shown = REDACTED if is_secret_header(name) else repr(value)
         raise ConfigError(
-            f"{where}: headers: the value of {name!r} contains CR, LF or NUL ({shown}); "
-            "header values must be one line"
+            f"{where}: headers: the value of {name!r} contains CR, LF, NUL or another "
+            f"control character ({shown}); header values must be one line of text"
         )
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from httpkit._exceptions import ConfigError
-from httpkit._urls import origin_of
+from httpkit._http import origin_of, parse_retry_after
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -214,25 +214,6 @@ def parse_rate_limit_headers(
         if reset is None:
             reset = found.get("reset", found.get("t"))
     return limit, remaining, reset
-
-
-def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Seconds to wait for a ``Retry-After`` (seconds or HTTP-date); ``None`` if bad.
-
-    >>> parse_retry_after("3"), parse_retry_after("soon")
-    (3.0, None)
-    """
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    from httpkit._cache import parse_http_date
-
-    when = parse_http_date(value)
-    if when is None:
-        return None
-    return max(0.0, when - (time.time() if now is None else now))
 
 
 # -- the limiter -------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from typing import Any, Final
 from requests.auth import AuthBase
 from requests.cookies import RequestsCookieJar, create_cookie
 
-from httpkit._urls import Origin, origin_of
+from httpkit._http import Origin, origin_of
 
 log = logging.getLogger("httpkit")
 

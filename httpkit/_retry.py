@@ -10,6 +10,7 @@ from typing import Any, Final, TypeAlias
 from urllib3.util.retry import RequestHistory, Retry
 
 from httpkit._exceptions import ConfigError
+from httpkit._http import is_token
 
 #: Statuses worth a second try: rate limited, or a server-side failure that may pass.
 RETRY_STATUSES: Final = frozenset({429, 500, 502, 503, 504})
@@ -47,7 +48,7 @@ def _frozen_methods(value: Iterable[str]) -> frozenset[str]:
         raise ConfigError(f"RetryPolicy.methods must be a collection of names, got {value!r}")
     methods = frozenset(value)
     for method in methods:
-        if not isinstance(method, str) or not method.isalpha():
+        if not isinstance(method, str) or not is_token(method):
             raise ConfigError(f"RetryPolicy.methods must hold method names, got {method!r}")
     return frozenset(m.upper() for m in methods)
 

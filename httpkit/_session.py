@@ -26,9 +26,8 @@ from httpkit._hosts import (
     HostPattern,
     MountTable,
     check_deadline,
-    split_host,
-    split_url,
 )
+from httpkit._http import has_forbidden_field_char, same_origin, split_host, split_url
 from httpkit._middleware import Middleware
 from httpkit._policy import (
     DEFAULT_SESSION_CONFIG,
@@ -53,7 +52,6 @@ from httpkit._ssrf import SSRFPolicy
 from httpkit._timeouts import DEFAULT_TIMEOUTS, UNSET, TimeoutArg, _Unset
 from httpkit._transport import errors
 from httpkit._transport.adapter import HostAdapter, calling, check_header_values, finish
-from httpkit._http import same_origin
 
 if TYPE_CHECKING:
     from requests import PreparedRequest, Request, Response
@@ -89,7 +87,7 @@ def user_agent_string(application: str | None) -> str:
     if (
         not isinstance(application, str)
         or not application.strip()
-        or any(c in application for c in "\r\n\0")
+        or has_forbidden_field_char(application)
     ):
         raise ConfigError(
             f"user_agent must be a one-line product token such as 'myapp/1.4', got {application!r}"

@@ -25,12 +25,11 @@ import socket
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, NamedTuple, TypeAlias
-from urllib.parse import urlsplit
 
 from urllib3.util.connection import allowed_gai_family
 
 from httpkit._exceptions import BlockedAddress, ConfigError
-from httpkit._urls import DEFAULT_PORTS, normalize_host
+from httpkit._http import normalize_host, split_url
 
 if TYPE_CHECKING:
     from requests import PreparedRequest, Response

@@ -20,7 +20,6 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Final
-from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import DEFAULT_POOLBLOCK, DEFAULT_POOLSIZE, HTTPAdapter
@@ -42,7 +41,7 @@ from httpkit._exceptions import (
     UnreplayableBody,
 )
 from httpkit._hosts import HostConfig, HostPattern
-from httpkit._http import DEFAULT_PORTS, has_forbidden_field_char, parse_retry_after
+from httpkit._http import has_forbidden_field_char, parse_retry_after, split_url
 from httpkit._middleware import MAX_SENDS, Middleware, Send, middleware_name
 from httpkit._policy import DEFAULT_SESSION_CONFIG, Hop, SessionShared, Settings, resolve_hop
 from httpkit._redact import strip_query
@@ -560,9 +559,8 @@ def _restore_read_timeout(response: Response, read: Any) -> None:
 
 def _vet_proxied_target(policy: SSRFPolicy, request: PreparedRequest) -> None:
     """Through a proxy: vet the target's name and addresses here; the proxy connects."""
-    parts = urlsplit(request.url or "")
-    host = parts.hostname or ""
-    port = parts.port or DEFAULT_PORTS.get(parts.scheme.lower())
+    parts = split_url(request.url or "")
+    host, port = (parts.host, parts.port) if parts is not None else ("", None)
     try:
         policy._vetted(host, port)
     except BlockedAddress as exc:

@@ -4,22 +4,18 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ClassVar, Final
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from requests.auth import AuthBase
 from requests.cookies import RequestsCookieJar, extract_cookies_to_jar
 
 from httpkit._exceptions import AuthError
-from httpkit._urls import Origin, origin_of
+from httpkit._http import FIELD_VALUE_FORBIDDEN, Origin, origin_of
 
 if TYPE_CHECKING:
     from requests import PreparedRequest, Response
 
 __all__ = ["OriginBoundAuth"]
-
-# Characters that must never reach a header value: they end the header line (CR, LF) or
-# truncate it in some servers (NUL). Other C0 controls are refused too; HTAB is legal.
-_FORBIDDEN_IN_HEADER: Final = frozenset(chr(c) for c in range(0x20) if c != 0x09) | {"\x7f"}
 
 
 class OriginBoundAuth(AuthBase):
@@ -146,7 +142,7 @@ def check_header_value(value: str, what: str) -> str:
         ValueError: The value holds CR, LF, NUL or another control character, or cannot be
             encoded as ISO-8859-1 (what http.client sends header values in).
     """
-    bad = _FORBIDDEN_IN_HEADER.intersection(value)
+    bad = FIELD_VALUE_FORBIDDEN.intersection(value)
     if bad:
         names = ", ".join(sorted(_char_name(c) for c in bad))
         raise ValueError(f"{what} contains a character not allowed in a header value ({names})")

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from requests.auth import HTTPBasicAuth
 
 from httpkit._exceptions import ConfigError
+from httpkit._http import CTL
 from httpkit.auth._base import OriginBoundAuth
 
 if TYPE_CHECKING:
@@ -42,7 +43,7 @@ class BasicAuth(OriginBoundAuth, HTTPBasicAuth):
         if ":" in user:
             raise ConfigError("BasicAuth user must not contain ':' (RFC 7617 section 2)")
         for what, value in (("user", user), ("password", password)):
-            if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+            if not CTL.isdisjoint(value):
                 raise ConfigError(f"BasicAuth {what} must not contain control characters")
         # HTTPBasicAuth's attribute names, so code written against it keeps working.
         self.username = user

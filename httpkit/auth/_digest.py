@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final, NamedTuple
 from urllib.parse import quote
 
 from httpkit._exceptions import AuthError
-from httpkit._urls import origin_of
+from httpkit._http import TOKEN_PATTERN, has_forbidden_field_char, origin_of
 from httpkit.auth._base import OriginBoundAuth, replayable_or_raise, resend
 
 if TYPE_CHECKING:
@@ -28,13 +28,11 @@ MAX_CHALLENGE_LENGTH: Final = 16 * 1024
 #: Re-sends one request may cause: a proxy and an origin challenge, each maybe stale once.
 MAX_ROUNDS: Final = 4
 
-_TOKEN: Final = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
 _QUOTED: Final = r'"(?:[^"\\]|\\.)*"'
-_PARAM_RE: Final = re.compile(rf"^({_TOKEN})\s*=\s*({_TOKEN}|{_QUOTED})$", re.DOTALL)
-_SCHEME_RE: Final = re.compile(rf"^({_TOKEN})(?:\s+(.*))?$", re.DOTALL)
+_PARAM_RE: Final = re.compile(rf"^({TOKEN_PATTERN})\s*=\s*({TOKEN_PATTERN}|{_QUOTED})$", re.DOTALL)
+_SCHEME_RE: Final = re.compile(rf"^({TOKEN_PATTERN})(?:\s+(.*))?$", re.DOTALL)
 _TOKEN68_RE: Final = re.compile(r"^[A-Za-z0-9\-._~+/]+=*$")
 _UNESCAPE_RE: Final = re.compile(r"\\(.)", re.DOTALL)
-_CTL_RE: Final = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 
 class _Algorithm(NamedTuple):
@@ -203,7 +201,7 @@ def _digest_challenge(challenge: _Challenge) -> _DigestChallenge:
         if "auth" not in qop and "auth-int" not in qop:
             raise AuthError(f"the Digest challenge offers no supported qop: {params['qop']!r}")
     for name in ("realm", "nonce", "opaque"):
-        if name in params and _CTL_RE.search(params[name]):
+        if name in params and has_forbidden_field_char(params[name]):
             raise AuthError(f"the Digest challenge's {name} contains control characters")
     charset = params.get("charset")
     if charset is not None and charset.upper() != "UTF-8":
@@ -325,7 +323,7 @@ class DigestAuth(OriginBoundAuth):
         if challenge.userhash:
             hashed = self._hash(challenge.spec, user + b":" + _wire(challenge.realm))
             return f"username={_quote(hashed)}"
-        if _CTL_RE.search(self.username):
+        if has_forbidden_field_char(self.username):
             # A quoted-string cannot carry control characters: RFC 7616 section 3.4.
             return "username*=UTF-8''" + quote(self.username, safe="")
         # Non-ASCII names travel as UTF-8 octets (obs-text) in the quoted string, which is
@@ -482,7 +480,7 @@ class DigestAuth(OriginBoundAuth):
                 continue
             nextnonce = params.get("nextnonce")
             state = self._states().get((kind, str(origin_of(r.url))))
-            if nextnonce and state is not None and not _CTL_RE.search(nextnonce):
+            if nextnonce and state is not None and not has_forbidden_field_char(nextnonce):
                 state.challenge = state.challenge._replace(nonce=nextnonce)
                 state.count = 0
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ClassVar, Final, NamedTuple
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 from httpkit._exceptions import AuthError, ConfigError
+from httpkit._http import is_token
 from httpkit.auth._base import OriginBoundAuth, check_header_value, replayable_or_raise, resend
 
 if TYPE_CHECKING:
@@ -21,8 +21,6 @@ log = logging.getLogger(__name__)
 
 #: What ``fetch()`` returns: the token and its lifetime in seconds (``None``: no expiry).
 FetchResult = tuple[str, "float | None"]
-
-_TOKEN_RE: Final = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # RFC 9110 token
 
 
 class _Cached(NamedTuple):
@@ -81,9 +79,9 @@ class TokenAuth(OriginBoundAuth):
         super().__init__()
         if (token is None) == (fetch is None):
             raise ConfigError("TokenAuth needs exactly one of token= or fetch=")
-        if not _TOKEN_RE.match(header):
+        if not is_token(header):
             raise ConfigError(f"TokenAuth header must be an HTTP header name, got {header!r}")
-        if scheme is not None and not _TOKEN_RE.match(scheme):
+        if scheme is not None and not is_token(scheme):
             raise ConfigError(f"TokenAuth scheme must be an HTTP token or None, got {scheme!r}")
         if refresh_margin < 0:
             raise ConfigError(f"TokenAuth refresh_margin must be >= 0, got {refresh_margin!r}")

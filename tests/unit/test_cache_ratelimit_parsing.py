@@ -5,13 +5,9 @@ from __future__ import annotations
 import pytest
 
 import httpkit
-from httpkit._cache import (
-    freshness_lifetime,
-    initial_age,
-    parse_cache_control,
-    parse_http_date,
-)
-from httpkit._ratelimit import RateLimit, parse_rate_limit_headers, parse_retry_after
+from httpkit._cache import freshness_lifetime, initial_age, parse_cache_control
+from httpkit._http import parse_http_date, parse_retry_after
+from httpkit._ratelimit import RateLimit, parse_rate_limit_headers
 
 DATE = "Sun, 06 Nov 1994 08:49:37 GMT"  # 784111777
 

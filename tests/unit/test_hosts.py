@@ -7,7 +7,7 @@ from requests.adapters import HTTPAdapter
 
 from httpkit import ConfigError, HostConfig, Timeouts
 from httpkit._hosts import HostPattern, MountTable
-from httpkit._urls import origin_of, same_origin
+from httpkit._http import origin_of, same_origin
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,286 @@
+"""The HTTP rules httpkit applies, one copy each: origins, tokens, field values, dates.
+
+A leaf module: it imports nothing of httpkit's, so every other module can use it.
+
+- URLs: :func:`origin_of` and :func:`split_url` share one parser, :func:`parse_url`.
+- Tokens (RFC 9110 §5.6.2): method names, header names and auth schemes are tokens.
+- Field values (RFC 9110 §5.5): no control character other than HTAB.
+- Times: HTTP-dates (RFC 9110 §5.6.7), delta-seconds (RFC 9111 §1.2.2) and
+  ``Retry-After`` (RFC 9110 §10.2.3).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import timezone
+from email.utils import parsedate_to_datetime
+from functools import lru_cache
+from typing import Final, NamedTuple
+from urllib.parse import urlsplit
+
+import idna
+
+# -- origins and URLs --------------------------------------------------------------------
+
+#: The port a scheme implies when a URL names none.
+DEFAULT_PORTS: Final[dict[str, int]] = {"http": 80, "https": 443, "ws": 80, "wss": 443}
+
+
+class Origin(NamedTuple):
+    """A URL's origin (RFC 6454): scheme and host lowercased, the port always explicit.
+
+    >>> origin_of("HTTPS://API.Example.com./v1?q=1")
+    Origin(scheme='https', host='api.example.com', port=443)
+    >>> str(origin_of("http://[::1]:8080/"))
+    'http://[::1]:8080'
+    """
+
+    scheme: str
+    host: str
+    port: int | None
+
+    def __str__(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        if self.port is None or self.port == DEFAULT_PORTS.get(self.scheme):
+            return f"{self.scheme}://{host}"
+        return f"{self.scheme}://{host}:{self.port}"
+
+
+class URLParts(NamedTuple):
+    """The parts of a URL that policies match on, normalized (see :func:`parse_url`)."""
+
+    scheme: str
+    host: str
+    port: int | None
+    path: str
+
+
+def normalize_host(host: str) -> str:
+    """Lowercase, drop trailing dots and IDNA-encode a host name the way requests does.
+
+    IP literals (IPv6 without brackets) and ASCII names are only lowercased.
+
+    >>> normalize_host("Bücher.Example.")
+    'xn--bcher-kva.example'
+    >>> normalize_host("2001:DB8::1"), normalize_host("EXAMPLE.com..")
+    ('2001:db8::1', 'example.com')
+    >>> normalize_host("a..bé")
+    Traceback (most recent call last):
+    ...
+    ValueError: invalid international host name 'a..bé': ...
+    """
+    host = host.rstrip(".").lower()
+    if host.isascii() or ":" in host:
+        return host
+    try:
+        return idna.encode(host, uts46=True).decode("ascii")
+    except idna.IDNAError as exc:
+        raise ValueError(f"invalid international host name {host!r}: {exc}") from None
+
+
+def parse_url(url: str) -> URLParts:
+    """Normalized ``(scheme, host, port, path)`` of an absolute URL.
+
+    The scheme and host are lowercased, the host IDNA-encoded without brackets or trailing
+    dots, the port is the scheme's default when the URL names none (``None`` for schemes
+    without one), and the path is ``/`` when empty.
+
+    >>> parse_url("HTTPS://Bücher.example.:8443")
+    URLParts(scheme='https', host='xn--bcher-kva.example', port=8443, path='/')
+    >>> parse_url("http://[2001:DB8::1]/a/b?q").host
+    '2001:db8::1'
+    >>> parse_url("//example.com/no-scheme")
+    Traceback (most recent call last):
+    ...
+    ValueError: URL has no scheme or host: '//example.com/no-scheme'
+    >>> parse_url("http://example.com:99999/")
+    Traceback (most recent call last):
+    ...
+    ValueError: Port out of range 0-65535
+
+    Raises:
+        ValueError: no scheme, no host (or only dots), a bad port, a bad IPv6 literal or
+            an international name IDNA refuses.
+    """
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    host = parts.hostname  # lowercased by urlsplit, brackets removed
+    if not scheme or not host or not host.strip("."):
+        raise ValueError(f"URL has no scheme or host: {url!r}")
+    port = parts.port
+    if port is None:
+        port = DEFAULT_PORTS.get(scheme)
+    return URLParts(scheme, normalize_host(host), port, parts.path or "/")
+
+
+@lru_cache(maxsize=1024)
+def origin_of(url: str) -> Origin:
+    """The origin of ``url``.
+
+    >>> origin_of("wss://chat.example.com/socket")
+    Origin(scheme='wss', host='chat.example.com', port=443)
+
+    Raises:
+        ValueError: as :func:`parse_url`.
+    """
+    scheme, host, port, _ = parse_url(url)
+    return Origin(scheme, host, port)
+
+
+def same_origin(a: str, b: str) -> bool:
+    """True when both URLs share scheme, host and port; unparsable URLs never match.
+
+    >>> same_origin("http://127.0.0.1/a", "HTTP://127.0.0.1:80/b")
+    True
+    >>> same_origin("https://example.com", "http://example.com"), same_origin("x", "x")
+    (False, False)
+    """
+    try:
+        return origin_of(a) == origin_of(b)
+    except ValueError:
+        return False
+
+
+@lru_cache(maxsize=1024)
+def split_url(url: str) -> URLParts | None:
+    """:func:`parse_url`, or ``None`` where that raises.
+
+    >>> split_url("https://API.example.com/v2")
+    URLParts(scheme='https', host='api.example.com', port=443, path='/v2')
+    >>> split_url("/relative") is None, split_url("http://h:port/") is None
+    (True, True)
+    """
+    try:
+        return parse_url(url)
+    except ValueError:
+        return None
+
+
+def split_host(url: str) -> str | None:
+    """The normalized host of ``url``, or ``None``.
+
+    >>> split_host("https://API.example.com:8443/x")
+    'api.example.com'
+    """
+    parts = split_url(url)
+    return parts.host if parts is not None else None
+
+
+# -- tokens ------------------------------------------------------------------------------
+
+#: A token (RFC 9110 §5.6.2: one or more ``tchar``) as a regular expression fragment,
+#: for building larger patterns.
+TOKEN_PATTERN: Final = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
+_TOKEN_RE: Final = re.compile(TOKEN_PATTERN)
+
+
+def is_token(text: object) -> bool:
+    """Whether ``text`` is an RFC 9110 token: a method, a header name, an auth scheme.
+
+    >>> is_token("M-SEARCH"), is_token("X-Request-ID"), is_token("!#$%&'*+-.^_`|~")
+    (True, True, True)
+    >>> is_token(""), is_token("GE T"), is_token("X:Y"), is_token("GET\\n"), is_token("GÉT")
+    (False, False, False, False, False)
+    """
+    return isinstance(text, str) and _TOKEN_RE.fullmatch(text) is not None
+
+
+# -- field values ------------------------------------------------------------------------
+
+#: ``CTL`` (RFC 5234): the C0 controls and DEL.
+CTL: Final = frozenset(chr(c) for c in range(0x20)) | {"\x7f"}
+#: What a header (field) value may not hold: every CTL but HTAB (RFC 9110 §5.5). CR and LF
+#: end the header line, NUL cuts it short in some servers, the others are invalid too.
+FIELD_VALUE_FORBIDDEN: Final = CTL - {"\t"}
+_FIELD_VALUE_FORBIDDEN_RE: Final = re.compile(
+    "[" + re.escape("".join(sorted(FIELD_VALUE_FORBIDDEN))) + "]"
+)
+
+
+def has_forbidden_field_char(text: str) -> bool:
+    """Whether ``text`` holds a character a header value may not (see FIELD_VALUE_FORBIDDEN).
+
+    An obs-fold (CRLF then a space) is refused as well: it holds CR and LF.
+
+    >>> has_forbidden_field_char("text/html;\\tq=0.9"), has_forbidden_field_char("é")
+    (False, False)
+    >>> [has_forbidden_field_char(s) for s in ("a\\r\\n b", "a\\x00", "a\\x7f", "\\x1b[2J")]
+    [True, True, True, True]
+    """
+    return _FIELD_VALUE_FORBIDDEN_RE.search(text) is not None
+
+
+# -- times -------------------------------------------------------------------------------
+
+#: The largest delta-seconds value: anything larger reads as this (RFC 9111 §1.2.2).
+MAX_DELTA_SECONDS: Final = 2**31
+_MAX_DELTA_DIGITS: Final = len(str(MAX_DELTA_SECONDS))
+
+
+def parse_delta_seconds(value: str | None) -> int | None:
+    """A delta-seconds value (``max-age``, ``Age``); ``None`` if absent or invalid.
+
+    Only ASCII digits count; values above 2**31 are read as 2**31.
+
+    >>> parse_delta_seconds(" 120 "), parse_delta_seconds("-1"), parse_delta_seconds("soon")
+    (120, None, None)
+    >>> parse_delta_seconds("9" * 40), parse_delta_seconds("2147483649")
+    (2147483648, 2147483648)
+    >>> parse_delta_seconds("\\u0661\\u0662"), parse_delta_seconds("+1"), parse_delta_seconds("")
+    (None, None, None)
+    """
+    if value is None:
+        return None
+    value = value.strip()
+    if not value.isascii() or not value.isdigit():
+        return None
+    if len(value) > _MAX_DELTA_DIGITS:
+        return MAX_DELTA_SECONDS
+    return min(int(value), MAX_DELTA_SECONDS)
+
+
+def parse_http_date(value: str | None) -> float | None:
+    """Seconds since the epoch for an HTTP-date in any of its three forms; ``None`` if bad.
+
+    A date without a zone (asctime) is UTC, as every HTTP-date is.
+
+    >>> parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT")
+    784111777.0
+    >>> parse_http_date("Sunday, 06-Nov-94 08:49:37 GMT")
+    784111777.0
+    >>> parse_http_date("Sun Nov  6 08:49:37 1994")
+    784111777.0
+    >>> parse_http_date("0"), parse_http_date("Sun, 31 Feb 1994 08:49:37 GMT")
+    (None, None)
+    """
+    if not value:
+        return None
+    try:
+        when = parsedate_to_datetime(value.strip())
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+        return when.timestamp()
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait for a ``Retry-After`` (delta-seconds or HTTP-date); ``None`` if bad.
+
+    A date in the past means no wait; ``now`` is seconds since the epoch (default: now).
+
+    >>> parse_retry_after("3"), parse_retry_after("soon"), parse_retry_after("-1")
+    (3.0, None, None)
+    >>> parse_retry_after("Sun, 06 Nov 1994 08:49:47 GMT", now=784111777.0)
+    10.0
+    """
+    if not value:
+        return None
+    seconds = parse_delta_seconds(value)
+    if seconds is not None:
+        return float(seconds)
+    when = parse_http_date(value)
+    if when is None:
+        return None
+    return max(0.0, when - (time.time() if now is None else now))
