@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from importlib import metadata as _metadata
 
-from httpkit._call import bind_call
-from httpkit._transport.adapter import HostAdapter
 from httpkit._cache import MemoryCache, SQLiteCache
+from httpkit._call import bind_call
 from httpkit._exceptions import (
     AuthError,
     BlockedAddress,
@@ -33,6 +32,7 @@ from httpkit._session import Session
 from httpkit._ssrf import SSRFPolicy
 from httpkit._timeouts import Timeouts
 from httpkit._tls import InsecureRequestWarning
+from httpkit._transport.adapter import HostAdapter
 from httpkit.auth import BasicAuth, DigestAuth, OriginBoundAuth, TokenAuth
 
 try:

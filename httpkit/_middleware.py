@@ -17,10 +17,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
-from httpkit._exceptions import MiddlewareError
 from httpkit._redact import redact_headers, redact_url, scrub, sensitive_names, url_secrets
 
 if TYPE_CHECKING:

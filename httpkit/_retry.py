@@ -214,8 +214,9 @@ class RetryRules:
     def of(cls, value: RetryPolicy | Retry) -> RetryRules:
         """The rules of a coerced retry setting (see :meth:`RetryPolicy.coerce`)."""
         if isinstance(value, RetryPolicy):
-            return cls(value.to_urllib3(), value.retry_after_max, value.redirects,
-                       value.idempotency_key)
+            return cls(
+                value.to_urllib3(), value.retry_after_max, value.redirects, value.idempotency_key
+            )
         ceiling = getattr(value, "retry_after_max", None)
         if ceiling is None or ceiling == _URLLIB3_RETRY_AFTER_MAX:
             ceiling = DEFAULT_RETRY_AFTER_MAX

@@ -31,7 +31,6 @@ from httpkit._http import has_forbidden_field_char, same_origin, split_host, spl
 from httpkit._middleware import Middleware
 from httpkit._policy import (
     DEFAULT_SESSION_CONFIG,
-    Hop,
     SessionShared,
     call_deadline,
     resolve_hop,
@@ -658,7 +657,7 @@ class Session(requests.Session):
             "cert": cert,
         }
 
-    def send(  # type: ignore[override]  # adds the keyword-only deadline
+    def send(
         self,
         request: PreparedRequest,
         *,
@@ -693,7 +692,7 @@ class Session(requests.Session):
             try:
                 response = finish(call, request, super().send(request, **first))
             except Exception as exc:
-                raise errors.caller_error(exc, request, call)
+                errors.fail(exc, request, call)
         if self.raise_for_status:
             response.raise_for_status()
         return response

@@ -29,10 +29,10 @@ from typing import TYPE_CHECKING, Any, Final, NamedTuple, TypeAlias
 from urllib3.util.connection import allowed_gai_family
 
 from httpkit._exceptions import BlockedAddress, ConfigError
-from httpkit._http import normalize_host, split_url
+from httpkit._http import normalize_host
 
 if TYPE_CHECKING:
-    from requests import PreparedRequest, Response
+    pass
 
 Address: TypeAlias = "ipaddress.IPv4Address | ipaddress.IPv6Address"
 Network: TypeAlias = "ipaddress.IPv4Network | ipaddress.IPv6Network"

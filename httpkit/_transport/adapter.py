@@ -357,7 +357,7 @@ class HostAdapter(HTTPAdapter):
             try:
                 response = self._send_hop(request, own, hop, proxies)
             except Exception as exc:
-                raise errors.caller_error(exc, request, own)
+                errors.fail(exc, request, own)
             return finish(own, request, response)
 
     def _send_hop(
@@ -415,11 +415,11 @@ class HostAdapter(HTTPAdapter):
             except requests.RequestException as exc:
                 error = errors.cause(exc)
                 if error is None or errors.is_final(exc) or _expired(clock):
-                    raise errors.caller_error(exc, request, call, attempts)
+                    errors.fail(exc, request, call, attempts)
                 try:
                     retry = retry.increment(method, url, error=error)
                 except Exception:
-                    raise errors.caller_error(exc, request, call, attempts)
+                    errors.fail(exc, request, call, attempts)
                 if not replayable and not retry._is_connection_error(error):
                     raise _unreplayable(method, url, request) from None
                 _wait(retry.get_backoff_time(), clock, request)
@@ -438,12 +438,12 @@ class HostAdapter(HTTPAdapter):
                 except MaxRetryError as exc:
                     if retry.raise_on_status:
                         discard_body(response)
-                        raise errors.caller_error(
+                        errors.fail(
                             requests.exceptions.RetryError(exc, request=request),
                             request,
                             call,
                             attempts,
-                        ) from None
+                        )
                     return _with_history(response, retry)  # retries ran out: the last answer
                 wait = parse_retry_after(asked) if retry.respect_retry_after_header else None
                 if wait is not None and wait > rules.retry_after_max:
@@ -471,7 +471,7 @@ class HostAdapter(HTTPAdapter):
                 except _BODY_ERRORS as exc:
                     response.close()
                     if _expired(clock):
-                        raise errors.caller_error(exc, request, call, attempts)
+                        errors.fail(exc, request, call, attempts)
                     error = errors.cause(exc)
                     broke = error if isinstance(error, ReadTimeoutError) else None
                     try:
@@ -479,7 +479,7 @@ class HostAdapter(HTTPAdapter):
                             method, url, error=broke or ProtocolError("body broke off", exc)
                         )
                     except Exception:
-                        raise errors.caller_error(exc, request, call, attempts)
+                        errors.fail(exc, request, call, attempts)
                     if not replayable:
                         raise _unreplayable(method, url, request) from None
                     _wait(retry.get_backoff_time(), clock, request)
@@ -576,4 +576,3 @@ def _vet_proxied_target(policy: SSRFPolicy, request: PreparedRequest) -> None:
         )
         refusal.request = request
         raise refusal from None
-

@@ -191,13 +191,13 @@ class HTTPConnection(_connection.HTTPConnection):
             clock.watch(self, self.sock)
         super().request(*args, **kwargs)
 
-    def getresponse(self) -> Any:  # type: ignore[override]  # urllib3's own response type
+    def getresponse(self) -> Any:
         sock = self.sock
-        response = super().getresponse()
+        response: Any = super().getresponse()
         # The socket of the body: a close-delimited response keeps it after the
         # connection let go of it (the adapter restores a streamed body's read timeout).
         response._httpkit_sock = sock
-        original = response._original_response
+        original: Any = response._original_response
         if original is not None and original.chunked and original.fp is not None:
             original.fp = _TrailerGuard(original.fp)
         return response

@@ -18,7 +18,7 @@ and scrubs credentials from the message, once.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import requests
 from urllib3.exceptions import MaxRetryError, ReadTimeoutError
@@ -110,3 +110,13 @@ def _map(
             request=request,
         )
     return exc
+
+
+def fail(
+    exc: BaseException, request: PreparedRequest, call: Call | None, attempts: int = 1
+) -> NoReturn:
+    """Raise :func:`caller_error` for ``exc``, from inside the handler that caught it."""
+    mapped = caller_error(exc, request, call, attempts)
+    if mapped is exc:
+        raise exc
+    raise mapped
