@@ -23,9 +23,9 @@ from httpkit._exceptions import (
     RetryAfterTooLong,
     UnreplayableBody,
 )
-from httpkit._hosts import HostConfig
 from httpkit._middleware import LoggingMiddleware
 from httpkit._middleware import install_log_redaction as _install_log_redaction
+from httpkit._policy import HostConfig
 from httpkit._ratelimit import RateLimit
 from httpkit._retry import RetryHistory, RetryPolicy
 from httpkit._session import Session

@@ -16,7 +16,7 @@ from typing import Any, Final
 from requests.auth import AuthBase
 
 from httpkit._exceptions import ConfigError
-from httpkit._hosts import HostConfig
+from httpkit._policy import HostConfig
 from httpkit._retry import RetryPolicy
 
 if sys.version_info >= (3, 11):

@@ -1,4 +1,6 @@
-"""Which setting applies: one host policy's effective settings, and one hop's resolved value.
+"""Host policies' settings, and which setting applies: effective settings, one hop's value.
+
+:class:`HostConfig` holds what one host policy (or the session) sets, validated.
 
 Precedence, strongest first: the call's explicit argument > the most specific host policy >
 the session's setting > the environment (only where nothing was set) > httpkit's default.
@@ -16,22 +18,218 @@ Two values carry the result:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
-from httpkit._hosts import HostConfig
-from httpkit._redact import SENSITIVE_HEADERS
-from httpkit._retry import DEFAULT_RETRY, RetryRules
+from requests.auth import AuthBase
+
+from httpkit._cache import CacheStore, check_cache
+from httpkit._exceptions import ConfigError
+from httpkit._http import has_forbidden_field_char, is_token
+from httpkit._middleware import check_middlewares
+from httpkit._ratelimit import RateLimit, RateLimiter, check_rate_limit
+from httpkit._redact import REDACTED, SENSITIVE_HEADERS, is_secret_header, redact_headers
+from httpkit._retry import DEFAULT_RETRY, RetryPolicy, RetryRules
+from httpkit._ssrf import SSRFPolicy, check_ssrf
 from httpkit._timeouts import DEFAULT_TIMEOUTS, UNSET, Timeouts, _Unset, to_requests_timeout
-from httpkit._tls import resolve_verify
+from httpkit._tls import (
+    KeyPassword,
+    check_key_password,
+    check_min_tls,
+    check_pins,
+    check_trust,
+    resolve_verify,
+)
 
 if TYPE_CHECKING:
     from requests.adapters import BaseAdapter
+    from urllib3.util.retry import Retry
 
-    from httpkit._cache import CacheStore
     from httpkit._call import CallArgs
-    from httpkit._ratelimit import RateLimit, RateLimiter
-    from httpkit._ssrf import SSRFPolicy
+
+Verify: TypeAlias = "bool | str"
+Cert: TypeAlias = "str | tuple[str, str]"
+
+# -- one host policy's settings, validated -------------------------------------------
+
+
+def _check_header_value(where: str, name: object, value: object) -> None:
+    if not isinstance(name, str) or not is_token(name):
+        raise ConfigError(f"{where}: headers: {name!r} is not a valid header name")
+    if not isinstance(value, str):
+        raise ConfigError(f"{where}: headers: the value of {name!r} must be a string")
+    if has_forbidden_field_char(value):
+        shown = REDACTED if is_secret_header(name) else repr(value)
+        raise ConfigError(
+            f"{where}: headers: the value of {name!r} contains CR, LF, NUL or another "
+            f"control character ({shown}); header values must be one line of text"
+        )
+
+
+def _check_path(where: str, key: str, value: object) -> str:
+    if not isinstance(value, str | os.PathLike):
+        raise ConfigError(f"{where}: {key}: expected a file path, got {value!r}")
+    return os.fspath(value)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HostConfig:
+    """The settings of one host policy; ``UNSET`` fields fall back to the session's.
+
+    Settings are those of :meth:`httpkit.Session.configure`. A policy does not inherit
+    from a less specific policy: the most specific match applies as a whole.
+    """
+
+    timeout: Timeouts | _Unset = UNSET
+    retry: RetryPolicy | Retry | _Unset = UNSET
+    deadline: float | _Unset | None = UNSET
+    headers: tuple[tuple[str, str], ...] | _Unset = UNSET
+    auth: AuthBase | _Unset = UNSET
+    verify: Verify | _Unset = UNSET
+    cert: Cert | _Unset = UNSET
+    trust: str | _Unset = UNSET
+    min_tls: str | _Unset = UNSET
+    pins: frozenset[str] | _Unset = UNSET
+    key_password: KeyPassword | _Unset = UNSET
+    middlewares: tuple[Any, ...] | _Unset = UNSET
+    max_body: int | _Unset | None = UNSET
+    ssrf: SSRFPolicy | _Unset | None = UNSET
+    cache: CacheStore | _Unset | None = UNSET
+    rate_limit: RateLimit | _Unset | None = UNSET
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any], *, where: str) -> HostConfig:
+        """Validate keyword settings; ``where`` prefixes every error message.
+
+        Raises:
+            ConfigError: an unknown key or a bad value, named in the message.
+        """
+        known = {f.name for f in fields(cls)}
+        values: dict[str, Any] = {}
+        for key, value in settings.items():
+            if key not in known:
+                raise ConfigError(
+                    f"{where}: unknown setting {key!r}; known settings: {', '.join(sorted(known))}"
+                )
+            values[key] = _CHECKS[key](where, value)
+        return cls(**values)
+
+    def merged(self, newer: HostConfig) -> HostConfig:
+        """This policy updated with every setting ``newer`` sets."""
+        changes = {f.name: getattr(newer, f.name) for f in fields(newer)}
+        return replace(self, **{k: v for k, v in changes.items() if v is not UNSET})
+
+    def header_dict(self) -> dict[str, str]:
+        return dict(self.headers) if not isinstance(self.headers, _Unset) else {}
+
+    def __repr__(self) -> str:
+        shown = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is UNSET:
+                continue
+            if f.name == "headers":
+                value = redact_headers(dict(value))
+            shown.append(f"{f.name}={value!r}")
+        return f"HostConfig({', '.join(shown)})"
+
+
+def _check_timeout(where: str, value: Any) -> Timeouts:
+    try:
+        return Timeouts.coerce(value)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: timeout: {exc}") from None
+
+
+def _check_retry(where: str, value: Any) -> RetryPolicy | Retry:
+    try:
+        return RetryPolicy.coerce(value)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: retry: {exc}") from None
+
+
+def check_deadline(where: str, value: Any) -> float | None:
+    if value is None:
+        return None
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not 0 < value < float("inf")
+    ):
+        raise ConfigError(
+            f"{where}: deadline: expected seconds > 0 (a number) or None, got {value!r}"
+        )
+    return float(value)
+
+
+def check_max_body(where: str, value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(
+            f"{where}: max_body: expected a number of bytes > 0 (an int) or None, got {value!r}"
+        )
+    return value
+
+
+def _check_headers(where: str, value: Any) -> tuple[tuple[str, str], ...]:
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{where}: headers: expected a mapping of names to values, got {value!r}")
+    for name, item in value.items():
+        _check_header_value(where, name, item)
+    return tuple(value.items())
+
+
+def _check_auth(where: str, value: Any) -> AuthBase:
+    if isinstance(value, tuple) and len(value) == 2 and all(isinstance(v, str) for v in value):
+        from httpkit.auth import BasicAuth
+
+        return BasicAuth(value[0], value[1])
+    if isinstance(value, AuthBase):
+        return value
+    raise ConfigError(
+        f"{where}: auth: expected an auth plugin (httpkit.TokenAuth, BasicAuth, DigestAuth "
+        f"or any requests AuthBase) or a (user, password) tuple, got {type(value).__name__}"
+    )
+
+
+def _check_verify(where: str, value: Any) -> Verify:
+    if isinstance(value, bool):
+        return value
+    return _check_path(where, "verify", value)
+
+
+def _check_cert(where: str, value: Any) -> Cert:
+    if isinstance(value, tuple | list) and len(value) == 2:
+        return (_check_path(where, "cert", value[0]), _check_path(where, "cert", value[1]))
+    if isinstance(value, tuple | list):
+        raise ConfigError(f"{where}: cert: expected a path or a (cert, key) pair, got {value!r}")
+    return _check_path(where, "cert", value)
+
+
+_CHECKS: Final[dict[str, Any]] = {
+    "timeout": _check_timeout,
+    "retry": _check_retry,
+    "deadline": check_deadline,
+    "headers": _check_headers,
+    "auth": _check_auth,
+    "verify": _check_verify,
+    "cert": _check_cert,
+    "trust": check_trust,
+    "min_tls": check_min_tls,
+    "pins": check_pins,
+    "key_password": check_key_password,
+    "middlewares": check_middlewares,
+    "max_body": check_max_body,
+    "ssrf": check_ssrf,
+    "cache": check_cache,
+    "rate_limit": check_rate_limit,
+}
+
+
+# -- effective settings ------------------------------------------------------------------
 
 #: Session-level settings when the caller gives none.
 DEFAULT_SESSION_CONFIG: Final = HostConfig(
@@ -54,8 +252,6 @@ class SessionShared:
 
     def limiter(self, limit: RateLimit) -> RateLimiter:
         """The session's one limiter for ``limit``: two policies for one origin share it."""
-        from httpkit._ratelimit import RateLimiter
-
         found = self.limiters.get(limit)
         if found is None:
             found = self.limiters[limit] = RateLimiter(limit)

@@ -21,18 +21,15 @@ from httpkit._bodies import discard_body
 from httpkit._call import Call, CallArgs
 from httpkit._environ import ENVIRONMENT_PROXIES
 from httpkit._exceptions import ConfigError, UnreplayableBody
-from httpkit._hosts import (
-    HostConfig,
-    HostPattern,
-    MountTable,
-    check_deadline,
-)
+from httpkit._hosts import HostPattern, MountTable
 from httpkit._http import has_forbidden_field_char, same_origin, split_host, split_url
 from httpkit._middleware import Middleware
 from httpkit._policy import (
     DEFAULT_SESSION_CONFIG,
+    HostConfig,
     SessionShared,
     call_deadline,
+    check_deadline,
     resolve_hop,
     resolve_tls,
 )

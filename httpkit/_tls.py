@@ -37,7 +37,7 @@ from httpkit._exceptions import ConfigError
 from httpkit._redact import REDACTED
 
 if TYPE_CHECKING:
-    from httpkit._hosts import HostConfig
+    from httpkit._policy import HostConfig
 
 __all__ = [
     "DEFAULT_MIN_TLS",

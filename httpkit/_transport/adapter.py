@@ -40,10 +40,17 @@ from httpkit._exceptions import (
     RetryAfterTooLong,
     UnreplayableBody,
 )
-from httpkit._hosts import HostConfig, HostPattern
+from httpkit._hosts import HostPattern
 from httpkit._http import has_forbidden_field_char, parse_retry_after, split_url
 from httpkit._middleware import MAX_SENDS, Middleware, Send, middleware_name
-from httpkit._policy import DEFAULT_SESSION_CONFIG, Hop, SessionShared, Settings, resolve_hop
+from httpkit._policy import (
+    DEFAULT_SESSION_CONFIG,
+    Hop,
+    HostConfig,
+    SessionShared,
+    Settings,
+    resolve_hop,
+)
 from httpkit._redact import strip_query
 from httpkit._retry import RetryHistory, RetryPolicy, body_replayable
 from httpkit._ssrf import SSRFPolicy, blocked
@@ -576,3 +583,35 @@ def _vet_proxied_target(policy: SSRFPolicy, request: PreparedRequest) -> None:
         )
         refusal.request = request
         raise refusal from None
+
+
+@contextlib.contextmanager
+def bounded_body(response: Response, seconds: float | None) -> Iterator[Response]:
+    """Read a streamed body within ``seconds`` more: the watchdog cuts it past that.
+
+    ``stream=True`` ends a call's deadline at the response headers; a caller that promises
+    a deadline over the whole download (``httpkit request --deadline``) reads the body in
+    this block, which raises :class:`~httpkit.DeadlineExceeded` (and closes the response)
+    when the time ran out, however the body ended.
+    """
+    if seconds is None:
+        yield response
+        return
+    request = response.request
+    clock = Deadline(max(seconds, 0.0))
+    sock = getattr(response.raw, "_httpkit_sock", None)
+    if sock is not None:
+        clock.watch(response.raw, sock)
+    try:
+        with WATCHDOG.watching(clock):
+            if clock.remaining() <= 0:
+                raise clock.exceeded(request)
+            yield response
+    except Exception as exc:
+        if clock.expired or clock.remaining() <= 0:
+            response.close()
+            raise clock.exceeded(request) from exc
+        raise
+    if clock.expired:
+        response.close()
+        raise clock.exceeded(request)
