@@ -8,8 +8,6 @@ HostConfig(timeout=Timeouts(connect=10.0, read=10.0), headers={'Accept': 'applic
 
 from __future__ import annotations
 
-from importlib import metadata as _metadata
-
 from httpkit._cache import MemoryCache, SQLiteCache
 from httpkit._call import bind_call
 from httpkit._exceptions import (
@@ -33,12 +31,8 @@ from httpkit._ssrf import SSRFPolicy
 from httpkit._timeouts import Timeouts
 from httpkit._tls import InsecureRequestWarning
 from httpkit._transport.adapter import HostAdapter
+from httpkit._version import __version__
 from httpkit.auth import BasicAuth, DigestAuth, OriginBoundAuth, TokenAuth
-
-try:
-    __version__ = _metadata.version("httpkit")
-except _metadata.PackageNotFoundError:  # pragma: no cover - a source tree, not installed
-    __version__ = "0.0.0"
 
 __all__ = [
     "AuthError",

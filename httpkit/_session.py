@@ -48,6 +48,7 @@ from httpkit._ssrf import SSRFPolicy
 from httpkit._timeouts import DEFAULT_TIMEOUTS, UNSET, TimeoutArg, _Unset
 from httpkit._transport import errors
 from httpkit._transport.adapter import HostAdapter, calling, check_header_values, finish
+from httpkit._version import __version__
 
 if TYPE_CHECKING:
     from requests import PreparedRequest, Request, Response
@@ -75,8 +76,6 @@ def user_agent_string(application: str | None) -> str:
     >>> user_agent_string("myapp/1.4").split()[0]
     'myapp/1.4'
     """
-    from httpkit import __version__
-
     base = f"httpkit/{__version__} python-requests/{version('requests')}"
     if application is None:
         return base
