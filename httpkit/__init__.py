@@ -8,7 +8,6 @@ HostConfig(timeout=Timeouts(connect=10.0, read=10.0), headers={'Accept': 'applic
 
 from __future__ import annotations
 
-from httpkit._cache import MemoryCache, SQLiteCache
 from httpkit._call import bind_call
 from httpkit._exceptions import (
     AuthError,
@@ -33,6 +32,7 @@ from httpkit._tls import InsecureRequestWarning
 from httpkit._transport.adapter import HostAdapter
 from httpkit._version import __version__
 from httpkit.auth import BasicAuth, DigestAuth, OriginBoundAuth, TokenAuth
+from httpkit.cache import MemoryCache, SQLiteCache
 
 __all__ = [
     "AuthError",

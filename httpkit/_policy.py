@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
 from requests.auth import AuthBase
 
-from httpkit._cache import CacheStore, check_cache
 from httpkit._exceptions import ConfigError
 from httpkit._http import has_forbidden_field_char, is_token
 from httpkit._middleware import check_middlewares
@@ -42,6 +41,7 @@ from httpkit._tls import (
     check_trust,
     resolve_verify,
 )
+from httpkit.cache import CacheStore, check_cache
 
 if TYPE_CHECKING:
     from requests.adapters import BaseAdapter

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from httpkit import _demo
+from httpkit.cli import _demo
 
 
 def test_demo_retry_scene_shows_requests_failing_and_httpkit_retrying() -> None:

@@ -24,8 +24,8 @@ from pathlib import Path
 import pytest
 import trustme
 
-from httpkit._cli_request import build_session
 from httpkit.cli import _parser, main
+from httpkit.cli._request import build_session
 from tests.integration.digest_server import DigestConfig, digest_server
 from tests.integration.servers import Reply, ScriptedServer
 

@@ -31,7 +31,6 @@ from urllib3.util.retry import Retry
 
 from httpkit import _call
 from httpkit._bodies import CappedBody, discard_body
-from httpkit._cache import CacheMiddleware
 from httpkit._call import Call, CallArgs
 from httpkit._deadline import WATCHDOG, Deadline
 from httpkit._exceptions import (
@@ -63,6 +62,7 @@ from httpkit._transport.connection import (
     DeadlineTimeout,
     prepare_pool,
 )
+from httpkit.cache import CacheMiddleware
 
 if TYPE_CHECKING:
     from requests import PreparedRequest, Response

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 import httpkit
-from httpkit._cache import freshness_lifetime, initial_age, parse_cache_control
 from httpkit._http import parse_http_date, parse_retry_after
 from httpkit._ratelimit import RateLimit, parse_rate_limit_headers
+from httpkit.cache import freshness_lifetime, initial_age, parse_cache_control
 
 DATE = "Sun, 06 Nov 1994 08:49:37 GMT"  # 784111777
 
@@ -147,7 +147,7 @@ def test_config_file_keys() -> None:
 
 
 def test_memory_cache_is_bounded_by_entries_and_bytes() -> None:
-    from httpkit._cache import Entry
+    from httpkit.cache import Entry
 
     def entry(size: int) -> Entry:
         return Entry(200, "OK", (), b"x" * size, 0.0, 0.0, 60.0, False, (), "")

@@ -9,8 +9,6 @@ import pytest
 
 import httpkit
 from httpkit import ConfigError, HostConfig, RetryPolicy, TokenAuth
-from httpkit._cache import freshness_lifetime, initial_age
-from httpkit._cli_request import UsageError, _method, _parse_header
 from httpkit._http import (
     CTL,
     DEFAULT_PORTS,
@@ -32,6 +30,8 @@ from httpkit._http import (
     split_url,
 )
 from httpkit._session import user_agent_string
+from httpkit.cache import freshness_lifetime, initial_age
+from httpkit.cli._request import UsageError, _method, _parse_header
 
 IMF_FIXDATE = "Sun, 06 Nov 1994 08:49:37 GMT"
 EPOCH_OF_IMF_FIXDATE = 784111777.0

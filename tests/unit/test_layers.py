@@ -34,7 +34,6 @@ LAYERS: dict[str, int] = {
     "httpkit._environ": 2,
     "httpkit._redirects": 2,
     "httpkit.cache": 2,
-    "httpkit._cache": 2,
     "httpkit.auth": 2,
     # settings
     "httpkit._policy": 3,
@@ -47,8 +46,6 @@ LAYERS: dict[str, int] = {
     "httpkit": 7,
     "httpkit.__main__": 8,
     "httpkit.cli": 8,
-    "httpkit._cli_request": 8,
-    "httpkit._demo": 8,
 }
 NAMES = {0: "errors", 1: "HTTP rules", 2: "value modules", 3: "settings", 4: "call state"}
 NAMES |= {5: "transport", 6: "session", 7: "public face", 8: "cli"}

@@ -6,14 +6,14 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from httpkit._cli_request import (
+from httpkit.cli._demo import SCENES, list_scenes, run_demo
+from httpkit.cli._request import (
     EXIT_CODES_HELP,
     METHOD_ALIASES,
     add_request_options,
     run_request,
     stdio,
 )
-from httpkit._demo import SCENES, list_scenes, run_demo
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -80,7 +80,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         stderr.write("httpkit: interrupted\n")
         return 130
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

@@ -1,0 +1,359 @@
+"""Stored responses and the stores that keep them: :class:`MemoryCache`, :class:`SQLiteCache`."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, Final, Protocol
+
+from httpkit._exceptions import ConfigError
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One stored response, with what is needed to judge and revalidate it."""
+
+    status: int
+    reason: str
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+    response_time: float  # seconds since the epoch, when it was received or revalidated
+    initial_age: float  # its age then
+    lifetime: float  # freshness lifetime in seconds
+    revalidate: bool  # no-cache: never served without revalidation
+    vary: tuple[str, ...]  # lowercased request header names from Vary
+    vary_digest: str  # digest of the request's values of those headers
+
+    @property
+    def size(self) -> int:
+        return len(self.body) + sum(len(k) + len(v) for k, v in self.headers) + 64
+
+    def age(self, now: float) -> float:
+        return self.initial_age + max(0.0, now - self.response_time)
+
+    def is_fresh(self, now: float) -> bool:
+        return not self.revalidate and self.age(now) < self.lifetime
+
+    def header(self, name: str) -> str | None:
+        lowered = name.lower()
+        for key, value in self.headers:
+            if key.lower() == lowered:
+                return value
+        return None
+
+
+class CacheStore(Protocol):
+    """What the cache middleware needs of a backend."""
+
+    credentials: bool
+    max_entry_bytes: int
+
+    def get(self, key: str) -> Entry | None: ...
+    def set(self, key: str, entry: Entry) -> None: ...
+    def delete(self, key: str) -> None: ...
+    def clear(self) -> None: ...
+
+
+class MemoryCache:
+    """An in-memory LRU cache, bounded by entries and by bytes; thread-safe.
+
+    Args:
+        max_entries: the most responses kept.
+        max_bytes: the most bytes kept (bodies plus headers); a response larger than this
+            is not stored.
+        credentials: also store responses to requests that carried credentials (keyed by
+            a hash of them). Off by default: such responses are stored only if ``public``.
+
+    A pickled session gets an empty cache back: the entries are not pickled.
+
+    >>> MemoryCache(max_entries=100)
+    MemoryCache(max_entries=100, max_bytes=67108864, credentials=False)
+    """
+
+    def __init__(
+        self, *, max_entries: int = 1024, max_bytes: int = 64 * 2**20, credentials: bool = False
+    ) -> None:
+        for name, value in (("max_entries", max_entries), ("max_bytes", max_bytes)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"MemoryCache: {name} must be an int > 0, got {value!r}")
+        self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self.max_entry_bytes = max_bytes
+        self.credentials = bool(credentials)
+        self._entries: OrderedDict[str, Entry] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return (
+            f"MemoryCache(max_entries={self.max_entries}, max_bytes={self.max_bytes}, "
+            f"credentials={self.credentials})"
+        )
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {
+            "max_entries": self.max_entries,
+            "max_bytes": self.max_bytes,
+            "credentials": self.credentials,
+        }
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(**state)  # type: ignore[misc]  # rebuild the lock and an empty LRU
+
+    def get(self, key: str) -> Entry | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None:
+                self._entries.move_to_end(key)
+            return entry
+
+    def set(self, key: str, entry: Entry) -> None:
+        size = entry.size
+        if size > self.max_bytes:
+            return
+        with self._lock:
+            old = self._entries.pop(key, None)
+            if old is not None:
+                self._bytes -= old.size
+            self._entries[key] = entry
+            self._bytes += size
+            while len(self._entries) > self.max_entries or self._bytes > self.max_bytes:
+                _, evicted = self._entries.popitem(last=False)
+                self._bytes -= evicted.size
+
+    def delete(self, key: str) -> None:
+        with self._lock:
+            old = self._entries.pop(key, None)
+            if old is not None:
+                self._bytes -= old.size
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._bytes = 0
+
+
+_SCHEMA: Final = """
+CREATE TABLE IF NOT EXISTS httpkit_cache (
+    key TEXT PRIMARY KEY,
+    status INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    headers TEXT NOT NULL,
+    body BLOB NOT NULL,
+    response_time REAL NOT NULL,
+    initial_age REAL NOT NULL,
+    lifetime REAL NOT NULL,
+    revalidate INTEGER NOT NULL,
+    vary TEXT NOT NULL,
+    vary_digest TEXT NOT NULL,
+    size INTEGER NOT NULL
+)
+"""
+_UPSERT: Final = """
+INSERT INTO httpkit_cache VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT(key) DO UPDATE SET
+    status = excluded.status, reason = excluded.reason, headers = excluded.headers,
+    body = excluded.body, response_time = excluded.response_time,
+    initial_age = excluded.initial_age, lifetime = excluded.lifetime,
+    revalidate = excluded.revalidate, vary = excluded.vary,
+    vary_digest = excluded.vary_digest, size = excluded.size
+"""
+#: Oldest entries first, until the total fits ``max_bytes`` (window functions: SQLite 3.25).
+_TRIM: Final = """
+DELETE FROM httpkit_cache WHERE key IN (
+    SELECT key FROM (
+        SELECT key, SUM(size) OVER (ORDER BY response_time DESC, key) AS running
+        FROM httpkit_cache
+    ) WHERE running > ?
+)
+"""
+
+
+class SQLiteCache:
+    """A cache in an SQLite file, safe to share between threads and processes.
+
+    The database runs in WAL mode (readers never block the writer), waits up to
+    ``busy_timeout`` seconds for a lock, and writes each entry with one atomic upsert.
+    Each thread (and each process, after a fork) opens its own connection.
+
+    Args:
+        path: the database file; created with its directory if missing.
+        max_bytes: if set, the oldest entries are removed when the total passes it.
+        credentials: as for :class:`MemoryCache`.
+        busy_timeout: seconds to wait for another process's write lock.
+
+    Pickling keeps the path and the options; the entries stay in the file.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        max_bytes: int | None = None,
+        credentials: bool = False,
+        busy_timeout: float = 10.0,
+    ) -> None:
+        if not isinstance(path, str | os.PathLike) or not os.fspath(path):
+            raise ConfigError(f"SQLiteCache: path must be a file path, got {path!r}")
+        if max_bytes is not None and (
+            isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 1
+        ):
+            raise ConfigError(
+                f"SQLiteCache: max_bytes must be an int > 0 or None, got {max_bytes!r}"
+            )
+        self.path = os.fspath(path)
+        self.max_bytes = max_bytes
+        self.max_entry_bytes = max_bytes if max_bytes is not None else 2**31
+        self.credentials = bool(credentials)
+        self.busy_timeout = float(busy_timeout)
+        self._local = threading.local()
+        self._writes = 0
+
+    def __repr__(self) -> str:
+        return (
+            f"SQLiteCache({self.path!r}, max_bytes={self.max_bytes}, "
+            f"credentials={self.credentials})"
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, SQLiteCache):
+            return NotImplemented
+        return (self.path, self.max_bytes, self.credentials) == (
+            other.path,
+            other.max_bytes,
+            other.credentials,
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.path, self.max_bytes, self.credentials))
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "max_bytes": self.max_bytes,
+            "credentials": self.credentials,
+            "busy_timeout": self.busy_timeout,
+        }
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        path = state.pop("path")
+        self.__init__(path, **state)  # type: ignore[misc]  # connections are per process
+
+    def _connection(self) -> sqlite3.Connection:
+        local = self._local
+        connection: sqlite3.Connection | None = getattr(local, "connection", None)
+        if connection is not None and getattr(local, "pid", None) == os.getpid():
+            return connection
+        directory = os.path.dirname(os.path.abspath(self.path))
+        os.makedirs(directory, exist_ok=True)
+        connection = sqlite3.connect(
+            self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False
+        )
+        connection.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+        connection.execute("PRAGMA journal_mode = WAL")
+        connection.execute("PRAGMA synchronous = NORMAL")
+        connection.execute(_SCHEMA)
+        local.connection = connection
+        local.pid = os.getpid()
+        return connection
+
+    def get(self, key: str) -> Entry | None:
+        row = (
+            self._connection()
+            .execute(
+                "SELECT status, reason, headers, body, response_time, initial_age, lifetime, "
+                "revalidate, vary, vary_digest FROM httpkit_cache WHERE key = ?",
+                (key,),
+            )
+            .fetchone()
+        )
+        if row is None:
+            return None
+        try:
+            headers = tuple((str(k), str(v)) for k, v in json.loads(row[2]))
+        except (ValueError, TypeError):
+            return None  # a damaged row: treat as a miss; the next store replaces it
+        return Entry(
+            status=int(row[0]),
+            reason=str(row[1]),
+            headers=headers,
+            body=bytes(row[3]),
+            response_time=float(row[4]),
+            initial_age=float(row[5]),
+            lifetime=float(row[6]),
+            revalidate=bool(row[7]),
+            vary=tuple(v for v in str(row[8]).split(",") if v),
+            vary_digest=str(row[9]),
+        )
+
+    def set(self, key: str, entry: Entry) -> None:
+        if entry.size > self.max_entry_bytes:
+            return
+        connection = self._connection()
+        connection.execute(
+            _UPSERT,
+            (
+                key,
+                entry.status,
+                entry.reason,
+                json.dumps(entry.headers),
+                entry.body,
+                entry.response_time,
+                entry.initial_age,
+                entry.lifetime,
+                int(entry.revalidate),
+                ",".join(entry.vary),
+                entry.vary_digest,
+                entry.size,
+            ),
+        )
+        self._writes += 1
+        if self.max_bytes is not None and self._writes % 16 == 1:
+            connection.execute(_TRIM, (self.max_bytes,))
+
+    def delete(self, key: str) -> None:
+        self._connection().execute("DELETE FROM httpkit_cache WHERE key = ?", (key,))
+
+    def clear(self) -> None:
+        self._connection().execute("DELETE FROM httpkit_cache")
+
+    def close(self) -> None:
+        """Close this thread's connection (others close when their thread ends)."""
+        connection = getattr(self._local, "connection", None)
+        if connection is not None:
+            connection.close()
+            self._local.connection = None
+
+
+def check_cache(where: str, value: Any) -> CacheStore | None:
+    """Validate a ``cache`` setting.
+
+    ``False``/``None``: off; ``True``: a new :class:`MemoryCache`; a path: a
+    :class:`SQLiteCache` on that file; a store object: itself.
+
+    Raises:
+        ConfigError: naming the key and the bad value.
+    """
+    if value is None or value is False:
+        return None
+    if value is True:
+        return MemoryCache()
+    if isinstance(value, str | os.PathLike):
+        if not os.fspath(value):
+            raise ConfigError(f"{where}: cache: the SQLite file path is empty")
+        return SQLiteCache(value)
+    if isinstance(value, MemoryCache | SQLiteCache) or (
+        all(hasattr(value, name) for name in ("get", "set", "delete", "credentials"))
+    ):
+        return value  # type: ignore[no-any-return]  # a CacheStore
+    raise ConfigError(
+        f"{where}: cache: expected True (in memory), False, the path of an SQLite file, "
+        f"or an httpkit.MemoryCache / httpkit.SQLiteCache, got {value!r}"
+    )
