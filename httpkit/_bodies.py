@@ -84,6 +84,30 @@ class CappedBody(RawProxy):
         return self._count(self._raw.read(amt, decode_content=decode, **kw))
 
 
+def keep_small_body(response: Any, limit: int = REDIRECT_DRAIN_LIMIT) -> None:
+    """Read a body of at most ``limit`` bytes into ``response.content``, freeing its connection.
+
+    For a response carried by an error (``RetryAfterTooLong``): the caller can still read
+    it, and its connection goes back to the pool instead of waiting for a ``close()``
+    nobody calls. A longer body is cut at ``limit`` and its connection closed.
+    """
+    if response._content_consumed:
+        return
+    raw = response.raw
+    try:
+        data = raw.read(limit + 1, decode_content=True)
+    except Exception:
+        data = b""
+        raw.close()
+    if len(data) > limit:
+        data = data[:limit]
+        raw.close()
+    else:
+        raw.release_conn()
+    response._content = data
+    response._content_consumed = True
+
+
 def discard_body(response: Any) -> None:
     """Read at most :data:`REDIRECT_DRAIN_LIMIT` undecoded bytes of a body nobody will use.
 
@@ -104,3 +128,5 @@ def discard_body(response: Any) -> None:
     response._content_consumed = True
     if not finished:
         raw.close()
+    else:
+        raw.release_conn()

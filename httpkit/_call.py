@@ -54,17 +54,6 @@ class CallArgs:
     deadline: float | _Unset | None = UNSET
     auth_headers: frozenset[str] = frozenset()
 
-    @classmethod
-    def from_send(cls, kwargs: dict[str, Any], deadline: float | _Unset | None) -> CallArgs:
-        """The explicit arguments of a bare ``send(prepared, **kwargs)``."""
-        return cls(
-            timeout=kwargs.get("timeout", UNSET),
-            verify=kwargs.get("verify"),
-            cert=kwargs.get("cert"),
-            stream=kwargs.get("stream"),
-            deadline=deadline,
-        )
-
 
 class Call:
     """One call in progress (see the module docstring)."""
@@ -79,6 +68,7 @@ class Call:
         "hops",
         "next_hop",
         "redirect_limit",
+        "sent_bodies",
     )
 
     def __init__(self, args: CallArgs) -> None:
@@ -93,6 +83,9 @@ class Call:
         self.next_hop: object = None
         #: Whether requests' redirect loop is following redirects (not computing ``next``).
         self.following = False
+        #: ``id()`` of each streamed body (file, generator) an attempt of this call sent:
+        #: a middleware that sends a request twice must not send one of them empty.
+        self.sent_bodies: set[int] = set()
 
     def remaining(self) -> float | None:
         """Seconds left of the deadline; ``None`` without one."""

@@ -412,6 +412,7 @@ class Session(requests.Session):
         credential headers go only to the first origin they were sent to, and cookies
         given without a domain only to the host of their request.
         """
+        own_auth = auth_header_names(request.auth)
         request = _copy_request(request)
         url = request.url.decode("utf-8") if isinstance(request.url, bytes) else request.url
         if self.base_url is not None and isinstance(url, str) and not _ABSOLUTE_URL.match(url):
@@ -442,6 +443,10 @@ class Session(requests.Session):
             elif self.auth is None:
                 request.auth = self._netrc_auth(request, host)
         prepared = super().prepare_request(request)
+        if own_auth:
+            # the headers the caller's own auth sets: a bare send() of this request
+            # strips them across origins as request() does
+            prepared._httpkit_auth_headers = own_auth  # type: ignore[attr-defined]
         self._scope_session_headers(prepared, request)
         check_header_values(prepared)
         if (
@@ -536,6 +541,9 @@ class Session(requests.Session):
                 re-sent empty.
         """
         super().rebuild_method(prepared_request, response)
+        call = _call.current()
+        if call is not None and not call.following:
+            return  # requests computes response.next (allow_redirects=False): nothing is sent
         if response.status_code in (307, 308) and not body_replayable(prepared_request):
             raise UnreplayableBody(
                 f"the server redirected {prepared_request.method} with {response.status_code}, "
@@ -679,7 +687,7 @@ class Session(requests.Session):
         if call is None or call.begun:
             if not isinstance(deadline, _Unset):
                 deadline = check_deadline("send()", deadline)
-            call = Call(CallArgs.from_send(kwargs, deadline))
+            call = Call(self._send_args(request, kwargs, deadline))
         first = self._begin_hop(call, request, kwargs)
         hop = call.hop
         assert hop is not None
@@ -692,6 +700,39 @@ class Session(requests.Session):
         if self.raise_for_status:
             response.raise_for_status()
         return response
+
+    def _send_args(
+        self, request: PreparedRequest, kwargs: dict[str, Any], deadline: float | _Unset | None
+    ) -> CallArgs:
+        """The explicit arguments of a bare ``send(prepared, **kwargs)``.
+
+        requests documents ``send(prep, **session.merge_environment_settings(url, ...))``:
+        a ``verify`` or ``cert`` equal to what the session resolves for this URL came from
+        there (a host policy, the session, the environment), so it is resolved again for
+        each hop instead of travelling to the next origin as the caller's own.
+        """
+        verify, cert = kwargs.get("verify"), kwargs.get("cert")
+        if verify is not None or cert is not None:
+            url = request.url or ""
+            resolved = resolve_tls(
+                self.policy_for(url),
+                self.verify,
+                self.cert,
+                self.defaults,
+                None,
+                None,
+                trust_env=self.trust_env,
+            )
+            verify = None if verify == resolved[0] else verify
+            cert = None if cert == resolved[1] else cert
+        return CallArgs(
+            timeout=kwargs.get("timeout", UNSET),
+            verify=verify,
+            cert=cert,
+            stream=kwargs.get("stream"),
+            deadline=deadline,
+            auth_headers=getattr(request, "_httpkit_auth_headers", frozenset()),
+        )
 
     def _begin_hop(
         self, call: Call, request: PreparedRequest, kwargs: dict[str, Any]

@@ -16,6 +16,7 @@ import ssl
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -27,6 +28,7 @@ import trustme
 from httpkit.cli import _parser, main
 from httpkit.cli._request import build_session
 from tests.integration.digest_server import DigestConfig, digest_server
+from tests.integration.raw import SHAPES, Answer, raw_server
 from tests.integration.servers import Reply, ScriptedServer
 
 READ_TIMEOUT = "the server sent nothing within the read timeout"
@@ -230,6 +232,24 @@ def test_deadline_option_ends_a_slow_call_with_exit_7(
     server.script("/slow", Reply(200, b"late", delay=2.0))
     assert main(["get", server.url("/slow"), "--deadline", "0.5", "--timeout", "10"]) == 7
     assert capsys.readouterr().err.endswith(": the deadline ran out\n")
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("output", ["stdout", "file"])
+def test_deadline_option_bounds_the_download(
+    shape: str, output: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--deadline`` covers the body too: a trickled download ends with exit 7."""
+    with raw_server() as raw:
+        raw.script("/big", Answer(body=b"x" * 100, every=0.1, shape=shape))
+        argv = ["get", raw.url("/big"), "--deadline", "0.6", "--timeout", "10"]
+        if output == "file":
+            argv += ["-o", str(tmp_path / "big")]
+        started = time.monotonic()
+        assert main(argv) == 7
+        assert time.monotonic() - started < 0.6 + 0.5
+    assert capsys.readouterr().err.endswith(": the deadline ran out\n")
+    assert list(tmp_path.iterdir()) == []  # no half file left
 
 
 def test_retries_option_sets_the_number_of_retries(server: ScriptedServer) -> None:

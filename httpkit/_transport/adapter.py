@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Final
 
@@ -30,7 +30,7 @@ from urllib3.util import Timeout as Urllib3Timeout
 from urllib3.util.retry import Retry
 
 from httpkit import _call
-from httpkit._bodies import CappedBody, discard_body
+from httpkit._bodies import CappedBody, discard_body, keep_small_body
 from httpkit._call import Call, CallArgs
 from httpkit._deadline import WATCHDOG, Deadline
 from httpkit._exceptions import (
@@ -257,10 +257,14 @@ class HostAdapter(HTTPAdapter):
 
     @property
     def max_retries(self) -> Retry:
-        """The policy's ``urllib3.Retry``; :data:`ONE_ATTEMPT` while httpkit makes an attempt."""
+        """The policy's ``urllib3.Retry``; :data:`ONE_ATTEMPT` during a hop this adapter sends.
+
+        httpkit's loop makes every attempt of a hop (see the module docstring), so the
+        ``urlopen`` of each attempt must make exactly one.
+        """
         call = _call.current()
-        if call is not None and call.attempt and call.hop is not None and call.hop.adapter is self:
-            return ONE_ATTEMPT
+        if call is not None and call.hop is not None and call.hop.adapter is self:
+            return ONE_ATTEMPT  # httpkit's loop makes the attempts of this hop
         return self._max_retries
 
     @max_retries.setter
@@ -401,11 +405,14 @@ class HostAdapter(HTTPAdapter):
         limiter = self.settings.limiter
         bucket = limiter.state(url) if limiter is not None else None
         replayable = body_replayable(request)
+        resent = _sent_before(call, request.body)
+        if resent and not replayable:  # a middleware sends it a second time
+            raise _unreplayable(method, url, request)
         attempts = 0
         while True:
             if bucket is not None:
                 bucket.acquire(request, clock)
-            if attempts and isinstance(getattr(request, "_body_position", None), int):
+            if (attempts or resent) and isinstance(getattr(request, "_body_position", None), int):
                 rewind_body(request)  # a file body: each attempt sends it from its start
             attempts += 1
             call.attempt = attempts
@@ -454,6 +461,7 @@ class HostAdapter(HTTPAdapter):
                     return _with_history(response, retry)  # retries ran out: the last answer
                 wait = parse_retry_after(asked) if retry.respect_retry_after_header else None
                 if wait is not None and wait > rules.retry_after_max:
+                    keep_small_body(response)
                     raise RetryAfterTooLong(
                         f"the server asked to retry {method} {strip_query(url)} after "
                         f"{wait:.0f} s, more than retry_after_max "
@@ -513,6 +521,17 @@ class _Bare:
     defaults = DEFAULT_SESSION_CONFIG
 
 
+def _sent_before(call: Call, body: Any) -> bool:
+    """Whether ``body``, a stream (file, generator), went out in an earlier attempt of ``call``."""
+    if body is None or isinstance(body, bytes | str):
+        return False
+    key = id(body)
+    if key in call.sent_bodies:
+        return True
+    call.sent_bodies.add(key)
+    return False
+
+
 def _retried(methods: frozenset[str] | None, method: str) -> bool:
     return methods is None or method in methods
 
@@ -523,10 +542,24 @@ def _expired(clock: Deadline | None) -> bool:
 
 def _attempt_timeout(timeout: Any, clock: Deadline | None) -> Any:
     """The timeout urllib3 gets for each attempt: capped by the deadline, if any."""
-    if clock is None or isinstance(timeout, Urllib3Timeout):
+    if clock is None:
         return timeout
-    connect, read = timeout if isinstance(timeout, tuple) else (timeout, timeout)
+    if isinstance(timeout, Urllib3Timeout):
+        # the caller's own urllib3 Timeout: its connect and read, each within its total
+        total = _seconds(timeout.total)
+        connect, read = (_within(_seconds(v), total) for v in (timeout._connect, timeout._read))
+    else:
+        connect, read = timeout if isinstance(timeout, tuple) else (timeout, timeout)
     return DeadlineTimeout(clock, connect=connect, read=read)
+
+
+def _seconds(value: object) -> float | None:
+    """A urllib3 timeout value as seconds; ``None`` for none or urllib3's default marker."""
+    return float(value) if isinstance(value, int | float) else None
+
+
+def _within(value: float | None, total: float | None) -> float | None:
+    return total if value is None else value if total is None else min(value, total)
 
 
 def _wait(seconds: float, clock: Deadline | None, request: PreparedRequest) -> None:
@@ -586,32 +619,41 @@ def _vet_proxied_target(policy: SSRFPolicy, request: PreparedRequest) -> None:
 
 
 @contextlib.contextmanager
-def bounded_body(response: Response, seconds: float | None) -> Iterator[Response]:
+def bounded_body(response: Response, seconds: float | None) -> Iterator[Callable[[], None]]:
     """Read a streamed body within ``seconds`` more: the watchdog cuts it past that.
 
     ``stream=True`` ends a call's deadline at the response headers; a caller that promises
     a deadline over the whole download (``httpkit request --deadline``) reads the body in
     this block, which raises :class:`~httpkit.DeadlineExceeded` (and closes the response)
-    when the time ran out, however the body ended.
+    when the time ran out, however the body ended. The block gets a ``check()`` that
+    raises the same at once: a cut can look like a normal end (a close-delimited body), so
+    a caller checks before it keeps what it read.
     """
     if seconds is None:
-        yield response
+        yield _no_check
         return
     request = response.request
     clock = Deadline(max(seconds, 0.0))
     sock = getattr(response.raw, "_httpkit_sock", None)
     if sock is not None:
         clock.watch(response.raw, sock)
+
+    def check() -> None:
+        if clock.expired or clock.remaining() <= 0:
+            response.close()
+            raise clock.exceeded(request)
+
     try:
         with WATCHDOG.watching(clock):
-            if clock.remaining() <= 0:
-                raise clock.exceeded(request)
-            yield response
+            check()
+            yield check
     except Exception as exc:
         if clock.expired or clock.remaining() <= 0:
             response.close()
             raise clock.exceeded(request) from exc
         raise
-    if clock.expired:
-        response.close()
-        raise clock.exceeded(request)
+    check()
+
+
+def _no_check() -> None:
+    pass

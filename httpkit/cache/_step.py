@@ -108,6 +108,11 @@ class _TeeBody(RawProxy):
         else:
             self._chunks.append(chunk)
 
+    def _finish(self) -> None:
+        if self._chunks is not None:
+            body, self._chunks = b"".join(self._chunks), None
+            self._done(body)
+
     def stream(
         self, amt: int | None = 65536, decode_content: bool | None = None
     ) -> Iterator[bytes]:
@@ -117,13 +122,22 @@ class _TeeBody(RawProxy):
         for chunk in self._raw.stream(amt, decode_content=decode):
             self._keep(chunk)
             yield chunk
-        if self._chunks is not None:
-            body, self._chunks = b"".join(self._chunks), None
-            self._done(body)
+        self._finish()
 
     def read(self, amt: int | None = None, decode_content: bool | None = None, **kw: Any) -> bytes:
-        self._chunks = None  # read directly by the caller: not stored
-        return self._raw.read(amt, decode_content=self._decoding(decode_content), **kw)  # type: ignore[no-any-return]
+        """Read as the response does; decoded reads to the end store the body too.
+
+        ``r.raw.decode_content = True`` then ``shutil.copyfileobj(r.raw, f)`` (requests'
+        download idiom) reads this way.
+        """
+        decode = self._decoding(decode_content)
+        if not decode:
+            self._chunks = None
+        data: bytes = self._raw.read(amt, decode_content=decode, **kw)
+        self._keep(data)
+        if amt is None or (amt and not data):
+            self._finish()
+        return data
 
 
 class CacheMiddleware:

@@ -16,7 +16,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any, BinaryIO, Final, TextIO
 from urllib.parse import urlsplit
@@ -30,6 +30,7 @@ from httpkit._exceptions import ConfigError
 from httpkit._http import has_forbidden_field_char, is_token, origin_of
 from httpkit._redact import REDACTED, SECRET_PARAMETER, redact_url, sensitive_names
 from httpkit._redirects import auth_header_names
+from httpkit._transport.adapter import bounded_body
 
 if TYPE_CHECKING:
     from httpkit._session import Session
@@ -479,8 +480,13 @@ class Progress:
         self.out.flush()
 
 
-def _download(response: requests.Response, path: str, err: TextIO) -> None:
-    """Stream the body to ``path`` through a temporary file, so no half file is left."""
+def _download(
+    response: requests.Response, path: str, err: TextIO, check: Callable[[], None]
+) -> None:
+    """Stream the body to ``path`` through a temporary file, so no half file is left.
+
+    ``check()`` runs before the file takes its name: it raises if the deadline cut the body.
+    """
     length = response.headers.get("Content-Length", "")
     total = int(length) if length.isdigit() and "Content-Encoding" not in response.headers else None
     progress = Progress(err, total) if err.isatty() else None
@@ -492,6 +498,7 @@ def _download(response: requests.Response, path: str, err: TextIO) -> None:
                 fh.write(chunk)
                 if progress is not None:
                     progress.update(len(chunk))
+        check()
         os.replace(temporary, path)
     except BaseException:
         os.unlink(temporary)
@@ -542,14 +549,18 @@ def run_request(
                 code = EXIT_HTTP_5XX if response.status_code >= 500 else EXIT_HTTP_4XX
                 message = f"{response.status_code} {response.reason} from {redact_url(url)}"
                 return _fail(stderr, code, message)
+            deadline = getattr(session.get_adapter(url), "deadline", None)
+            left = None if deadline is None else deadline - (time.monotonic() - started)
             try:
-                if call.method == "HEAD":
-                    pass
-                elif args.output is not None and args.output != "-":
-                    _download(response, args.output, stderr)
-                else:
-                    for chunk in response.iter_content(_CHUNK):
-                        stdout.write(chunk)
+                # the deadline covers the whole download, not only the response headers
+                with bounded_body(response, left) as check:
+                    if call.method == "HEAD":
+                        pass
+                    elif args.output is not None and args.output != "-":
+                        _download(response, args.output, stderr, check)
+                    else:
+                        for chunk in response.iter_content(_CHUNK):
+                            stdout.write(chunk)
                 stdout.flush()
             except (requests.RequestException, OSError) as exc:
                 return _fail(stderr, *classify(exc, url))
