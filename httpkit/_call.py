@@ -21,25 +21,22 @@ another thread inside a call (a middleware with a worker pool) keeps the call wi
 
 from __future__ import annotations
 
-import contextlib
 import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextvars import ContextVar
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Final, NamedTuple, ParamSpec, TypeVar
 
+from httpkit._deadline import WATCHDOG, Deadline
 from httpkit._timeouts import UNSET, _Unset
 
 if TYPE_CHECKING:
-    from httpkit._deadline import Deadline
     from httpkit._policy import Hop
 
 P = ParamSpec("P")
 T = TypeVar("T")
 
 
-@dataclass(frozen=True, slots=True)
-class CallArgs:
+class CallArgs(NamedTuple):
     """What the caller set explicitly for one call; ``UNSET`` (or ``None``) where it did not.
 
     requests merges session attributes and the environment into ``verify``, ``cert`` and
@@ -99,19 +96,34 @@ class Call:
 _CURRENT: ContextVar[Call | None] = ContextVar("httpkit_call", default=None)
 
 
-def current() -> Call | None:
-    """The call in progress in this context, if any."""
-    return _CURRENT.get()
+#: ``current()``: the call in progress in this context, if any (the context variable's own
+#: ``get``, which is read several times per request).
+current: Final[Callable[[], Call | None]] = _CURRENT.get
 
 
-@contextlib.contextmanager
-def running(call: Call | None) -> Iterator[Call | None]:
-    """Make ``call`` the current one for the duration of the block."""
-    token = _CURRENT.set(call)
-    try:
-        yield call
-    finally:
-        _CURRENT.reset(token)
+#: ``token = enter(call)`` makes ``call`` current until ``leave(token)``: the context
+#: variable's own methods, for the one place every call passes (``Session.request``).
+enter: Final = _CURRENT.set
+leave: Final = _CURRENT.reset
+
+
+class running:  # a class used as a function: ``with running(call):``
+    """Make ``call`` the current one for the duration of the block.
+
+    A class rather than a generator: every call enters it at least twice.
+    """
+
+    __slots__ = ("call", "token")
+
+    def __init__(self, call: Call | None) -> None:
+        self.call = call
+
+    def __enter__(self) -> Call | None:
+        self.token = _CURRENT.set(self.call)
+        return self.call
+
+    def __exit__(self, *exc_info: object) -> None:
+        _CURRENT.reset(self.token)
 
 
 def bind_call(fn: Callable[P, T]) -> Callable[P, T]:
@@ -138,3 +150,31 @@ def bind_call(fn: Callable[P, T]) -> Callable[P, T]:
             _CURRENT.reset(token)
 
     return in_call
+
+
+class calling:  # a class used as a function: ``with calling(call, seconds):``
+    """Begin ``call``: run the block as the current call, under a deadline of ``seconds``.
+
+    The deadline (``None``: none) starts now and the watchdog watches it until the block
+    ends. Flat rather than built on :class:`running`: every call enters it once.
+    """
+
+    __slots__ = ("call", "token")
+
+    def __init__(self, call: Call, seconds: float | None) -> None:
+        self.call = call
+        call.begun = True
+        if seconds is not None:
+            call.clock = Deadline(seconds)
+
+    def __enter__(self) -> Call:
+        call = self.call
+        self.token = _CURRENT.set(call)
+        if call.clock is not None:
+            WATCHDOG.start(call.clock)
+        return call
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.call.clock is not None:
+            WATCHDOG.finish(self.call.clock)
+        _CURRENT.reset(self.token)

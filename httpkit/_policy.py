@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
-from typing import TYPE_CHECKING, Any, Final, TypeAlias
+from typing import TYPE_CHECKING, Any, Final, NamedTuple, TypeAlias
 
 from requests.auth import AuthBase
 
@@ -307,8 +307,7 @@ class Settings:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class Hop:
+class Hop(NamedTuple):
     """The resolved settings of one hop: what the adapter, its pools and the loop read.
 
     ``settings`` is ``None`` when the URL is served by an adapter that is not httpkit's

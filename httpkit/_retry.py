@@ -209,24 +209,33 @@ class RetryRules:
     redirects: int | None
     #: Send one ``Idempotency-Key`` per call (``RetryPolicy(idempotency_key=True)``).
     idempotency_key: bool = False
+    #: Methods retried after a read error or a status (``retry.allowed_methods``, upper
+    #: case); ``None``: every method.
+    methods: frozenset[str] | None = None
 
     @classmethod
     def of(cls, value: RetryPolicy | Retry) -> RetryRules:
         """The rules of a coerced retry setting (see :meth:`RetryPolicy.coerce`)."""
         if isinstance(value, RetryPolicy):
+            retry = value.to_urllib3()
             return cls(
-                value.to_urllib3(), value.retry_after_max, value.redirects, value.idempotency_key
+                retry,
+                value.retry_after_max,
+                value.redirects,
+                value.idempotency_key,
+                _allowed_methods(retry),
             )
         ceiling = getattr(value, "retry_after_max", None)
         if ceiling is None or ceiling == _URLLIB3_RETRY_AFTER_MAX:
             ceiling = DEFAULT_RETRY_AFTER_MAX
-        return cls(value, float(ceiling), _urllib3_redirects(value))
+        return cls(
+            value, float(ceiling), _urllib3_redirects(value), methods=_allowed_methods(value)
+        )
 
-    @property
-    def methods(self) -> frozenset[str] | None:
-        """Methods retried after a read error or a status; ``None``: every method."""
-        allowed = self.retry.allowed_methods
-        return None if allowed is None else frozenset(m.upper() for m in allowed)
+
+def _allowed_methods(retry: Retry) -> frozenset[str] | None:
+    allowed = retry.allowed_methods
+    return None if allowed is None else frozenset(m.upper() for m in allowed)
 
 
 def _urllib3_redirects(retry: Retry) -> int | None:

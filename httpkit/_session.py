@@ -47,7 +47,7 @@ from httpkit._retry import DEFAULT_RETRY, RetryArg, body_replayable
 from httpkit._ssrf import SSRFPolicy
 from httpkit._timeouts import DEFAULT_TIMEOUTS, UNSET, TimeoutArg, _Unset
 from httpkit._transport import errors
-from httpkit._transport.adapter import HostAdapter, calling, check_header_values, finish
+from httpkit._transport.adapter import HostAdapter, check_header_values, finish
 from httpkit._version import __version__
 
 if TYPE_CHECKING:
@@ -369,7 +369,8 @@ class Session(requests.Session):
             deadline=deadline,
             auth_headers=auth_header_names(auth),
         )
-        with _call.running(Call(args)):
+        token = _call.enter(Call(args))
+        try:
             return super().request(
                 method,
                 url,
@@ -388,6 +389,8 @@ class Session(requests.Session):
                 cert=cert,
                 json=json,
             )
+        finally:
+            _call.leave(token)
 
     if TYPE_CHECKING:
         # requests types the keyword arguments of its verb methods with a TypedDict that
@@ -638,15 +641,18 @@ class Session(requests.Session):
         Proxy variables are read from the environment through a per-environment cache;
         ``session.proxies`` beats the environment.
         """
-        verify, cert = resolve_tls(
-            self.policy_for(url),
-            self.verify,
-            self.cert,
-            self.defaults,
-            verify,
-            cert,
-            trust_env=self.trust_env,
-        )
+        call = _call.current()
+        if call is None or call.begun:
+            verify, cert = resolve_tls(
+                self.policy_for(url),
+                self.verify,
+                self.cert,
+                self.defaults,
+                verify,
+                cert,
+                trust_env=self.trust_env,
+            )
+        # else: request() is about to send; send() resolves them for each hop
         merged: dict[str, Any] = {}
         if self.trust_env:
             no_proxy = proxies.get("no_proxy") if proxies else None
@@ -692,7 +698,7 @@ class Session(requests.Session):
         hop = call.hop
         assert hop is not None
         call.redirect_limit = hop.settings.retry.redirects if hop.settings else None
-        with calling(call, call_deadline(call.args, hop.settings)):
+        with _call.calling(call, call_deadline(call.args, hop.settings)):
             try:
                 response = finish(call, request, super().send(request, **first))
             except Exception as exc:

@@ -133,19 +133,6 @@ def _wrap(middleware: Middleware, inner: Send, call: Call) -> Send:
     return run
 
 
-@contextlib.contextmanager
-def calling(call: Call, seconds: float | None) -> Iterator[Call]:
-    """Run the block as ``call``, watched by a deadline of ``seconds`` (``None``: none)."""
-    call.begun = True
-    if seconds is None:
-        with _call.running(call):
-            yield call
-        return
-    clock = call.clock = Deadline(seconds)
-    with _call.running(call), WATCHDOG.watching(clock):
-        yield call
-
-
 def finish(call: Call, request: PreparedRequest, response: Response) -> Response:
     """The response of a call, or ``DeadlineExceeded`` if the watchdog cut it short.
 
@@ -358,13 +345,10 @@ class HostAdapter(HTTPAdapter):
         if call is not None and call.hop is not None and call.hop.adapter is self:
             return self._send_hop(request, call, call.hop, proxies)
         own = Call(CallArgs(timeout=timeout, verify=verify, cert=cert, stream=stream))
-        hop = replace(
-            resolve_hop(request.url or "", self, self.settings, own.args, session=_Bare),
-            verify=verify,
-            cert=cert,
-        )
+        hop = resolve_hop(request.url or "", self, self.settings, own.args, session=_Bare)
+        hop = hop._replace(verify=verify, cert=cert)
         own.hop = hop
-        with calling(own, self.settings.deadline):
+        with _call.calling(own, self.settings.deadline):
             try:
                 response = self._send_hop(request, own, hop, proxies)
             except Exception as exc:
@@ -405,7 +389,8 @@ class HostAdapter(HTTPAdapter):
         limiter = self.settings.limiter
         bucket = limiter.state(url) if limiter is not None else None
         replayable = body_replayable(request)
-        resent = _sent_before(call, request.body)
+        body = request.body
+        resent = body is not None and not isinstance(body, bytes | str) and _sent_before(call, body)
         if resent and not replayable:  # a middleware sends it a second time
             raise _unreplayable(method, url, request)
         attempts = 0
@@ -523,8 +508,6 @@ class _Bare:
 
 def _sent_before(call: Call, body: Any) -> bool:
     """Whether ``body``, a stream (file, generator), went out in an earlier attempt of ``call``."""
-    if body is None or isinstance(body, bytes | str):
-        return False
     key = id(body)
     if key in call.sent_bodies:
         return True
