@@ -206,6 +206,20 @@ def test_streamed_trailers_are_bounded(entry: Entry, raw: RawServer) -> None:
     assert elapsed(started) < 5
 
 
+@pytest.mark.parametrize("section", ["many-fields", "long-line"])
+def test_header_section_is_bounded(entry: Entry, section: str, raw: RawServer) -> None:
+    """A response header section past the limits ends in a library error, never a hang."""
+    headers = [(f"X-Field-{i}", "v") for i in range(150)]
+    if section == "long-line":
+        headers = [("X-Long", "v" * 70_000)]
+    raw.script("/head", Answer(headers=headers))
+    with entry.session(retry=0) as s:
+        started = time.monotonic()
+        with pytest.raises(requests.ConnectionError, match="more than"):
+            entry.call(s, "GET", raw.url("/head"), deadline=5)
+    assert elapsed(started) < 2
+
+
 @pytest.mark.parametrize("asked", ["86400", "3"])
 def test_retry_after_ceiling(
     entry: Entry, form: str, shape: str, asked: str, raw: RawServer
