@@ -131,13 +131,19 @@ def bind_call(fn: Callable[P, T]) -> Callable[P, T]:
 
     The call's deadline, resolved settings and attempt go with it. Outside a call the
     wrapper just calls ``fn``. The ``send`` a middleware receives needs no wrapping: it
-    carries its call itself.
+    carries its call itself, so a middleware may hand it to a worker thread as it is.
+    ``bind_call`` is for other work handed to a thread that must run as part of the call
+    rather than as a call of its own: a response hook that sends through the hop's adapter
+    (``session.get_adapter(url).send(...)``) on a worker thread stays within the call's
+    deadline this way.
 
     >>> import concurrent.futures, httpkit
     >>> def threaded(request, send):
     ...     with concurrent.futures.ThreadPoolExecutor(1) as pool:
-    ...         return pool.submit(httpkit.bind_call(send), request).result()
+    ...         return pool.submit(send, request).result()  # send carries its call
     >>> session = httpkit.Session(middlewares=[threaded])
+    >>> httpkit.bind_call(len)("outside a call, just the function")
+    33
     """
     call = _CURRENT.get()
 
