@@ -6,8 +6,10 @@ import os
 from collections.abc import Iterator
 
 import pytest
+import trustme
 
 from tests.integration.servers import ScriptedServer, serve
+from tests.integration.tls_servers import TLSServer, serve_tls, server_context
 
 # tests/typing holds code for mypy only; it is never imported or run.
 collect_ignore = ["typing"]
@@ -42,4 +44,12 @@ def server() -> Iterator[ScriptedServer]:
 def server2() -> Iterator[ScriptedServer]:
     """A second server, on another loopback address: another origin."""
     with serve("127.0.0.2") as state:
+        yield state
+
+
+@pytest.fixture
+def untrusted_https() -> Iterator[TLSServer]:
+    """An HTTPS server on 127.0.0.2 whose CA no client here trusts."""
+    leaf = trustme.CA().issue_cert("127.0.0.2")
+    with serve_tls(server_context(leaf), "127.0.0.2") as state:
         yield state

@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from tests.integration.servers import socket_server
+
 LIMIT = 20.0  # seconds any single fault may run
 
 
@@ -212,33 +214,7 @@ def _handle(server: FaultServer, conn: socket.socket) -> None:
 
 @contextmanager
 def fault_server() -> Iterator[FaultServer]:
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(64)
-    listener.settimeout(0.1)
-    server = FaultServer(listener.getsockname()[1])
-    workers: list[threading.Thread] = []
-
-    def accept() -> None:
-        while not server.stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            worker = threading.Thread(target=_handle, args=(server, conn), daemon=True)
-            worker.start()
-            workers.append(worker)
-
-    acceptor = threading.Thread(target=accept, daemon=True)
-    acceptor.start()
-    try:
+    server = FaultServer(0)
+    with socket_server("127.0.0.1", lambda conn: _handle(server, conn), server.stop) as port:
+        server.port = port
         yield server
-    finally:
-        server.stop.set()
-        acceptor.join(timeout=5)
-        listener.close()
-        for worker in workers:
-            worker.join(timeout=5)

@@ -15,13 +15,14 @@ leave a thread running.
 
 from __future__ import annotations
 
-import contextlib
 import socket
 import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+
+from tests.integration.servers import socket_server
 
 LIMIT = 15.0  # seconds any single answer may take
 SHAPES = ("length", "chunked", "close")
@@ -55,7 +56,6 @@ class RawServer:
     scripts: dict[str, list[Answer]] = field(default_factory=dict)
     seen: list[Seen] = field(default_factory=list)
     sent: dict[str, int] = field(default_factory=dict)  # body bytes written, per path
-    conns: list[socket.socket] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -202,37 +202,7 @@ def _handle(server: RawServer, conn: socket.socket) -> None:
 @contextmanager
 def raw_server(host: str = "127.0.0.1") -> Iterator[RawServer]:
     """Run a :class:`RawServer` on ``host`` (a loopback address) until the block ends."""
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind((host, 0))
-    listener.listen(64)
-    listener.settimeout(0.1)
-    server = RawServer(host, listener.getsockname()[1])
-    workers: list[threading.Thread] = []
-
-    def accept() -> None:
-        while not server.stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            server.conns.append(conn)
-            worker = threading.Thread(target=_handle, args=(server, conn), daemon=True)
-            worker.start()
-            workers.append(worker)
-
-    acceptor = threading.Thread(target=accept, daemon=True)
-    acceptor.start()
-    try:
+    server = RawServer(host)
+    with socket_server(host, lambda conn: _handle(server, conn), server.stop) as port:
+        server.port = port
         yield server
-    finally:
-        server.stop.set()
-        acceptor.join(timeout=5)
-        listener.close()
-        for conn in server.conns:
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)  # wakes a worker waiting for a request
-        for worker in workers:
-            worker.join(timeout=5)

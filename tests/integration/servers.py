@@ -6,9 +6,11 @@ repeating. A reply can wait before answering, to play a slow server.
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -120,7 +122,6 @@ class _Server(ThreadingHTTPServer):
 def serve(host: str = "127.0.0.1") -> Iterator[ScriptedServer]:
     """Run a :class:`ScriptedServer` on ``host`` (a loopback address) until the block ends."""
     if ":" in host:
-        import socket
 
         class _Server6(_Server):
             address_family = socket.AF_INET6
@@ -145,3 +146,48 @@ def running(httpd: ThreadingHTTPServer) -> Iterator[None]:
         httpd.shutdown()
         httpd.server_close()
         thread.join(timeout=5)
+
+
+@contextmanager
+def socket_server(
+    host: str, handle: Callable[[socket.socket], None], stop: threading.Event
+) -> Iterator[int]:
+    """Accept TCP connections on ``host`` (loopback), each handled on a thread of its own.
+
+    Yields the port. When the block ends, ``stop`` is set, open connections are shut down
+    (which wakes a handler waiting for a request) and every thread is joined.
+    """
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind((host, 0))
+    listener.listen(64)
+    listener.settimeout(0.1)
+    conns: list[socket.socket] = []
+    workers: list[threading.Thread] = []
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            conns.append(conn)
+            worker = threading.Thread(target=handle, args=(conn,), daemon=True)
+            worker.start()
+            workers.append(worker)
+
+    acceptor = threading.Thread(target=accept, daemon=True)
+    acceptor.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        stop.set()
+        acceptor.join(timeout=5)
+        listener.close()
+        for conn in conns:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+        for worker in workers:
+            worker.join(timeout=5)

@@ -25,14 +25,13 @@ from typing import Any
 
 import pytest
 import requests
-import trustme
 from urllib3.util.retry import Retry
 from urllib3.util.timeout import Timeout
 
 import httpkit
 from httpkit import DeadlineExceeded, RetryAfterTooLong, RetryPolicy, UnreplayableBody
 from tests.integration.raw import SHAPES, Answer, RawServer, raw_server
-from tests.integration.tls_servers import TLSServer, serve_tls, server_context
+from tests.integration.tls_servers import TLSServer
 
 # -- the axes ----------------------------------------------------------------------------
 
@@ -327,14 +326,6 @@ def test_redirect_limit_counts_hops(
         entry.call(s, "GET", raw.url("/r0"))
     assert len(raw.requests_to(f"/r{followed}")) == 1
     assert raw.requests_to(f"/r{followed + 1}") == []
-
-
-@pytest.fixture
-def untrusted_https() -> Iterator[TLSServer]:
-    """An HTTPS server on 127.0.0.2 whose CA no client here trusts."""
-    leaf = trustme.CA().issue_cert("127.0.0.2")
-    with serve_tls(server_context(leaf), "127.0.0.2") as state:
-        yield state
 
 
 def _send_with_environment(

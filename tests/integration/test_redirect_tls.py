@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import requests
-import trustme
 
 import httpkit
 from tests.integration.servers import Reply, ScriptedServer
-from tests.integration.tls_servers import TLSServer, serve_tls, server_context
-
-
-@pytest.fixture
-def untrusted_https() -> Iterator[TLSServer]:
-    """An HTTPS server on 127.0.0.2 whose CA no client here trusts."""
-    leaf = trustme.CA().issue_cert("127.0.0.2")
-    with serve_tls(server_context(leaf), "127.0.0.2") as state:
-        yield state
+from tests.integration.tls_servers import TLSServer
 
 
 def test_verify_false_of_one_host_does_not_travel_with_a_redirect(
