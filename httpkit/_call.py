@@ -64,6 +64,7 @@ class Call:
         "hop",
         "hops",
         "next_hop",
+        "prepared_for",
         "redirect_limit",
         "sent_bodies",
     )
@@ -82,7 +83,9 @@ class Call:
         self.following = False
         #: ``id()`` of each streamed body (file, generator) an attempt of this call sent:
         #: a middleware that sends a request twice must not send one of them empty.
-        self.sent_bodies: set[int] = set()
+        self.sent_bodies: set[int] | None = None
+        #: ``(url, adapter)`` that ``prepare_request`` looked up for the first hop.
+        self.prepared_for: tuple[str, Any] | None = None
 
     def remaining(self) -> float | None:
         """Seconds left of the deadline; ``None`` without one."""

@@ -60,9 +60,23 @@ class EnvironmentProxies:
         return dict(found)
 
 
-def environ_ca_bundle() -> str | None:
-    """The CA bundle named by ``REQUESTS_CA_BUNDLE`` or ``CURL_CA_BUNDLE``, as requests reads it."""
-    return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or None
+_ENCODED_NAMES: dict[str, object] = {}
+
+
+def environ_get(name: str) -> str | None:
+    """``os.environ.get(name)``, without the ``KeyError`` that a name not set costs inside.
+
+    Read on every request (CA bundle variables, ``NETRC``, ``HOME``), mostly for names that
+    are not set.
+    """
+    data = _environ_data()
+    if data is None:
+        return os.environ.get(name)
+    key = _ENCODED_NAMES.get(name)
+    if key is None:
+        key = _ENCODED_NAMES[name] = os.environ.encodekey(name)
+    raw = data.get(key)
+    return None if raw is None else os.environ.decodevalue(raw)  # type: ignore[arg-type]  # a value of _data
 
 
 ENVIRONMENT_PROXIES: Final = EnvironmentProxies()

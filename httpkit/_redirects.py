@@ -27,6 +27,7 @@ from typing import Any, Final
 from requests.auth import AuthBase
 from requests.cookies import RequestsCookieJar, create_cookie
 
+from httpkit._environ import environ_get
 from httpkit._http import Origin, origin_of
 
 log = logging.getLogger("httpkit")
@@ -144,8 +145,7 @@ class NetrcCache:
         # Expanding "~" costs more than the stat that follows; the result depends only on
         # NETRC and HOME. Files are still looked for on every call, so a .netrc created
         # while the session runs is found.
-        environ = os.environ
-        key = (environ.get("NETRC"), environ.get("HOME"))
+        key = (environ_get("NETRC"), environ_get("HOME"))
         paths = self._paths_for.get(key)
         if paths is None:
             if key[0]:

@@ -302,13 +302,17 @@ class Session(requests.Session):
         hop = call.hop if call is not None else None
         if hop is not None and hop.url == url:
             return hop.adapter  # resolved for this hop already
-        table = self._table
-        if table is None or not table.is_current(self.adapters):
-            table = self._table = MountTable(self.adapters)
-        adapter = table.lookup(url)
+        adapter = self._mounted(url)
         if adapter is None:
             raise InvalidSchema(f"No connection adapters were found for {url!r}")
         return adapter
+
+    def _mounted(self, url: str) -> BaseAdapter | None:
+        """The adapter mounted for ``url`` (see :meth:`get_adapter`), ``None`` if none."""
+        table = self._table
+        if table is None or not table.is_current(self.adapters):
+            table = self._table = MountTable(self.adapters)
+        return table.lookup(url)
 
     def policy_for(self, url: str) -> HostConfig:
         """The host policy that applies to ``url`` (empty when only session defaults do)."""
@@ -317,10 +321,7 @@ class Session(requests.Session):
 
     def _host_adapter(self, url: str) -> HostAdapter | None:
         """The httpkit adapter serving ``url``; ``None`` for a user's own adapter or none."""
-        try:
-            adapter = self.get_adapter(url)
-        except InvalidSchema:
-            return None
+        adapter = self._mounted(url)
         return adapter if isinstance(adapter, HostAdapter) else None
 
     # -- the request path ---------------------------------------------------------------
@@ -420,7 +421,13 @@ class Session(requests.Session):
         url = request.url.decode("utf-8") if isinstance(request.url, bytes) else request.url
         if self.base_url is not None and isinstance(url, str) and not _ABSOLUTE_URL.match(url):
             request.url = url = urljoin(self.base_url, url.lstrip("/"))
-        adapter = self._host_adapter(url) if isinstance(url, str) else None
+        mounted = None
+        if isinstance(url, str):
+            mounted = self._mounted(url)
+            call = _call.current()
+            if call is not None and not call.begun:
+                call.prepared_for = (url, mounted)  # request() sends it next: one lookup
+        adapter = mounted if isinstance(mounted, HostAdapter) else None
         policy = adapter.policy if adapter is not None else _EMPTY_POLICY
         policy_headers = policy.header_dict()
         if policy_headers:
@@ -748,8 +755,13 @@ class Session(requests.Session):
             # requests' own check, before anything looks at the request
             raise ValueError("You can only send PreparedRequests.")
         url = request.url or ""
-        call.hop = None  # the lookup below must not take the previous hop's adapter
-        adapter = self.get_adapter(url)
+        prepared_for, call.prepared_for = call.prepared_for, None
+        if prepared_for is not None and prepared_for[0] == url:
+            adapter = prepared_for[1]
+        else:
+            adapter = self._mounted(url)
+        if adapter is None:
+            raise InvalidSchema(f"No connection adapters were found for {url!r}")
         settings = adapter.settings if isinstance(adapter, HostAdapter) else None
         hop = call.hop = resolve_hop(url, adapter, settings, call.args, session=self)
         return {

@@ -33,6 +33,7 @@ from urllib3.exceptions import InsecureRequestWarning as _Urllib3InsecureRequest
 from urllib3.util.ssl_ import create_urllib3_context
 from urllib3.util.ssl_match_hostname import CertificateError
 
+from httpkit._environ import environ_get
 from httpkit._exceptions import ConfigError
 from httpkit._redact import REDACTED
 
@@ -248,7 +249,7 @@ def pin_of(der: bytes) -> str:
 def environ_ca_bundle() -> str | None:
     """The CA bundle named by ``REQUESTS_CA_BUNDLE``, ``CURL_CA_BUNDLE`` or ``SSL_CERT_FILE``."""
     for name in CA_BUNDLE_VARIABLES:
-        value = os.environ.get(name)
+        value = environ_get(name)
         if value:
             return value
     return None

@@ -509,9 +509,13 @@ class _Bare:
 def _sent_before(call: Call, body: Any) -> bool:
     """Whether ``body``, a stream (file, generator), went out in an earlier attempt of ``call``."""
     key = id(body)
-    if key in call.sent_bodies:
+    sent = call.sent_bodies
+    if sent is None:
+        call.sent_bodies = {key}
+        return False
+    if key in sent:
         return True
-    call.sent_bodies.add(key)
+    sent.add(key)
     return False
 
 
