@@ -98,20 +98,38 @@ def parse_url(url: str) -> URLParts:
     Traceback (most recent call last):
     ...
     ValueError: Port out of range 0-65535
+    >>> parse_url("http://a@127.0.0.1:1@127.0.0.2:2/")
+    Traceback (most recent call last):
+    ...
+    ValueError: URL has more than one '@' in its authority; percent-encode it as %40
 
     Raises:
-        ValueError: no scheme, no host (or only dots), a bad port, a bad IPv6 literal or
-            an international name IDNA refuses.
+        ValueError: no scheme, no host (or only dots), more than one ``@`` in the
+            authority, a bad port, a bad IPv6 literal or an international name IDNA refuses.
     """
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     host = parts.hostname  # lowercased by urlsplit, brackets removed
     if not scheme or not host or not host.strip("."):
         raise ValueError(f"URL has no scheme or host: {url!r}")
+    if has_two_userinfo_ats(url):
+        raise ValueError("URL has more than one '@' in its authority; percent-encode it as %40")
     port = parts.port
     if port is None:
         port = DEFAULT_PORTS.get(scheme)
     return URLParts(scheme, normalize_host(host), port, parts.path or "/")
+
+
+def has_two_userinfo_ats(url: str) -> bool:
+    """Whether the authority of ``url`` holds more than one ``@``.
+
+    Clients disagree on which host such a URL names (``http://a@10.0.0.1:1@example.com/``):
+    some take the first ``@`` as the end of the user info, some the last.
+
+    >>> has_two_userinfo_ats("http://a@127.0.0.1:1@127.0.0.2:2/"), has_two_userinfo_ats("http://u:p@h/@")
+    (True, False)
+    """
+    return urlsplit(url).netloc.count("@") > 1
 
 
 @lru_cache(maxsize=1024)

@@ -22,7 +22,14 @@ from httpkit._call import Call, CallArgs
 from httpkit._environ import ENVIRONMENT_PROXIES
 from httpkit._exceptions import ConfigError, UnreplayableBody
 from httpkit._hosts import HostPattern, MountTable
-from httpkit._http import has_forbidden_field_char, same_origin, split_host, split_url
+from httpkit._http import (
+    has_forbidden_field_char,
+    has_two_userinfo_ats,
+    is_token,
+    same_origin,
+    split_host,
+    split_url,
+)
 from httpkit._middleware import Middleware
 from httpkit._policy import (
     DEFAULT_SESSION_CONFIG,
@@ -58,6 +65,9 @@ _EMPTY_POLICY: Final = HostConfig()
 
 log = logging.getLogger("httpkit")
 
+
+#: Methods known to be valid tokens, checked without a regular expression.
+_COMMON_METHODS: Final = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 #: Methods that get an ``Idempotency-Key`` under ``RetryPolicy(idempotency_key=True)``.
 _KEYED_METHODS: Final = frozenset({"POST", "PATCH"})
@@ -452,7 +462,18 @@ class Session(requests.Session):
                 request.auth = policy.auth
             elif self.auth is None:
                 request.auth = self._netrc_auth(request, host)
+        if isinstance(url, str) and url.count("@") > 1 and has_two_userinfo_ats(url):
+            raise InvalidURL(
+                "the URL has more than one '@' in its authority, so clients disagree on its "
+                "host; percent-encode '@' in a user name or password as %40"
+            )
         prepared = super().prepare_request(request)
+        method = prepared.method
+        if method not in _COMMON_METHODS and not is_token(method):
+            raise ConfigError(
+                f"the method {method!r} is not an HTTP method name (an RFC 9110 token: "
+                "letters, digits and !#$%&'*+-.^_`|~, no spaces or control characters)"
+            )
         if own_auth:
             # the headers the caller's own auth sets: a bare send() of this request
             # strips them across origins as request() does
@@ -509,7 +530,15 @@ class Session(requests.Session):
         ``cross_origin_body=True``. While redirects are followed, a redirect response's body
         is drained up to 64 KiB without decoding, never read in full.
         """
-        target = super().get_redirect_target(resp)
+        try:
+            target = super().get_redirect_target(resp)
+        except UnicodeDecodeError:
+            resp.close()
+            shown = strip_query(resp.headers.get("Location", ""))[:200]
+            raise InvalidURL(
+                f"the server redirected to a Location that is not UTF-8: {shown!r}",
+                response=resp,
+            ) from None
         if target is None:
             return None
         try:

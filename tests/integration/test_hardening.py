@@ -13,6 +13,7 @@ import requests
 
 import httpkit
 from httpkit import BodyTooLarge, LoggingMiddleware, MiddlewareError
+from tests.integration.raw import Answer, raw_server
 from tests.integration.servers import Reply, ScriptedServer
 
 FAST = httpkit.RetryPolicy(backoff_factor=0)
@@ -321,3 +322,36 @@ def test_a_nul_in_a_cookie_the_server_set_stops_the_next_hop(server: ScriptedSer
     with httpkit.Session() as s, pytest.raises(requests.exceptions.InvalidHeader, match="Cookie"):
         s.get(server.url("/start"))
     assert server.requests_to("/next") == []
+
+
+@pytest.mark.parametrize("via", ["verb", "send"])
+def test_a_location_that_is_not_utf8_is_an_invalid_url(via: str) -> None:
+    with raw_server() as raw, httpkit.Session() as s:
+        raw.script("/moved", Answer(302, [("Location", "/caf\xe9\xff\xfe")], b""))
+        prepared = s.prepare_request(requests.Request("GET", raw.url("/moved")))
+        with pytest.raises(requests.exceptions.InvalidURL, match="not UTF-8"):
+            s.get(raw.url("/moved")) if via == "verb" else s.send(prepared)
+        assert len(raw.seen) == 1
+
+
+def test_a_url_with_two_ats_in_its_authority_is_refused(
+    server: ScriptedServer, server2: ScriptedServer
+) -> None:
+    ambiguous = f"http://a@{server.origin[7:]}@{server2.origin[7:]}/"
+    server.script("/hop", Reply(302, headers=[("Location", ambiguous)]))
+    with httpkit.Session() as s:
+        with pytest.raises(requests.exceptions.InvalidURL, match="more than one '@'"):
+            s.get(ambiguous)
+        with pytest.raises(requests.exceptions.InvalidURL, match="malformed Location"):
+            s.get(server.url("/hop"))
+    assert server2.received == []
+    assert [r.path for r in server.received] == ["/hop"]
+
+
+@pytest.mark.parametrize("method", ["GET\r\nX-Injected: 1", "GE T", "GET\x00", "GÉT"])
+def test_a_method_that_is_not_a_token_is_refused(server: ScriptedServer, method: str) -> None:
+    with httpkit.Session() as s, pytest.raises(httpkit.ConfigError) as caught:
+        s.request(method, server.url("/"))
+    assert isinstance(caught.value, ValueError)  # what requests (http.client) raises
+    assert "not an HTTP method name" in str(caught.value)
+    assert server.received == []
