@@ -29,9 +29,15 @@ MAX_CHALLENGE_LENGTH: Final = 16 * 1024
 MAX_ROUNDS: Final = 4
 
 _QUOTED: Final = r'"(?:[^"\\]|\\.)*"'
-_PARAM_RE: Final = re.compile(rf"^({TOKEN_PATTERN})\s*=\s*({TOKEN_PATTERN}|{_QUOTED})$", re.DOTALL)
-_SCHEME_RE: Final = re.compile(rf"^({TOKEN_PATTERN})(?:\s+(.*))?$", re.DOTALL)
-_TOKEN68_RE: Final = re.compile(r"^[A-Za-z0-9\-._~+/]+=*$")
+_TOKEN68: Final = r"[A-Za-z0-9\-._~+/]+=*"
+# A parameter's value may also be a token68: servers send base64 nonces unquoted, padding too.
+_PARAM_RE: Final = re.compile(
+    rf"^({TOKEN_PATTERN})\s*=\s*({TOKEN_PATTERN}|{_TOKEN68}|{_QUOTED})$", re.DOTALL
+)
+# A scheme, then nothing or something that is not "=" (that would be a parameter: "a = b").
+_SCHEME_RE: Final = re.compile(rf"^({TOKEN_PATTERN})(?:\s+([^\s=].*))?$", re.DOTALL)
+_TOKEN68_RE: Final = re.compile(rf"^{_TOKEN68}$")
+_UNTERMINATED: Final = "the challenge has an unterminated quoted-string (broken quoting)"
 _UNESCAPE_RE: Final = re.compile(r"\\(.)", re.DOTALL)
 
 
@@ -65,9 +71,10 @@ _HEADERS: Final[dict[str, tuple[str, str, str]]] = {
 class _Challenge(NamedTuple):
     """One challenge of an ``*-Authenticate`` header: a scheme and its parameters."""
 
-    scheme: str  # lowercased
+    scheme: str  # lowercased; "" for text before the first scheme
     params: dict[str, str]  # names lowercased, quoted values unescaped
     token68: str | None
+    error: str | None = None  # the first way the challenge breaks the grammar, if any
 
 
 class _DigestChallenge(NamedTuple):
@@ -100,8 +107,12 @@ def _new_cnonce() -> str:
 # -- parsing ---------------------------------------------------------------------------
 
 
-def _split_list(value: str) -> list[str]:
-    """Split a header value on the commas that are not inside a quoted-string."""
+def _split_list(value: str) -> tuple[list[str], bool]:
+    """Split a header value on the commas that are not inside a quoted-string.
+
+    Returns:
+        The items, and whether the last one ends inside an unterminated quoted-string.
+    """
     items: list[str] = []
     start = 0
     i = 0
@@ -119,10 +130,8 @@ def _split_list(value: str) -> list[str]:
             items.append(value[start:i])
             start = i + 1
         i += 1
-    if quoted or i > len(value):
-        raise AuthError("the challenge has an unterminated quoted-string (broken quoting)")
     items.append(value[start:])
-    return items
+    return items, quoted
 
 
 def _unquote(value: str) -> str:
@@ -136,50 +145,69 @@ def parse_challenges(value: str) -> list[_Challenge]:
 
     requests joins repeated header fields with ``", "``, so challenges and their
     parameters are told apart by shape: ``scheme [param]`` starts a challenge,
-    ``name=value`` continues one.
+    ``name=value`` continues one. A value is a token, a token68 or a quoted-string.
 
-    >>> parse_challenges('Basic realm="a", Digest realm="b, c", nonce=n')[1].params
-    {'realm': 'b, c', 'nonce': 'n'}
+    >>> parse_challenges('Basic realm="a", Digest realm="b, c", nonce=bg==')[1].params
+    {'realm': 'b, c', 'nonce': 'bg=='}
 
-    Raises:
-        AuthError: Broken quoting, a parameter before any scheme, a duplicated
-            parameter, or text that is neither a parameter nor a scheme.
+    Nothing raises: a challenge that breaks the grammar (broken quoting, a duplicated
+    parameter, text that is neither a parameter nor a scheme) is returned with ``error``
+    naming the first problem, so that the challenges of other schemes can be ignored.
+    Parameters before any scheme make a challenge with the scheme ``""`` and an error.
     """
     challenges: list[_Challenge] = []
-    for raw in _split_list(value):
+    items, unterminated = _split_list(value)
+    for index, raw in enumerate(items):
         item = raw.strip()
         if not item:
             continue
-        param = _PARAM_RE.match(item)
-        if param:
-            if not challenges:
-                raise AuthError("the challenge starts with a parameter instead of a scheme")
-            _add_param(challenges[-1], param.group(1), param.group(2))
+        if unterminated and index == len(items) - 1:
+            start = _SCHEME_RE.match(item)
+            if start:
+                challenges.append(_Challenge(start.group(1).lower(), {}, None))
+            _fail(challenges, _UNTERMINATED)
             continue
-        start = _SCHEME_RE.match(item)
-        if not start:
-            raise AuthError(f"cannot parse the challenge near {item[:40]!r}")
-        challenge = _Challenge(start.group(1).lower(), {}, None)
-        rest = (start.group(2) or "").strip()
-        if rest:
+        param = _PARAM_RE.match(item)
+        if param is None:
+            start = _SCHEME_RE.match(item)
+            if start is None:
+                _fail(challenges, f"cannot parse the challenge near {item[:40]!r}")
+                continue
+            challenges.append(_Challenge(start.group(1).lower(), {}, None))
+            rest = start.group(2)
+            if rest is None:
+                continue
             param = _PARAM_RE.match(rest)
-            if param:
-                _add_param(challenge, param.group(1), param.group(2))
-            elif _TOKEN68_RE.match(rest):
-                challenge = challenge._replace(token68=rest)
-            else:
-                raise AuthError(f"cannot parse the challenge near {rest[:40]!r}")
-        challenges.append(challenge)
+            if param is None:
+                if _TOKEN68_RE.match(rest):
+                    challenges[-1] = challenges[-1]._replace(token68=rest)
+                else:
+                    _fail(challenges, f"cannot parse the challenge near {rest[:40]!r}")
+                continue
+        if not challenges:
+            _fail(challenges, "the challenge starts with a parameter instead of a scheme")
+        else:
+            _add_param(challenges, param.group(1), param.group(2))
     return challenges
 
 
-def _add_param(challenge: _Challenge, name: str, value: str) -> None:
+def _fail(challenges: list[_Challenge], problem: str) -> None:
+    """Record ``problem`` on the challenge being parsed, unless it already has one."""
+    if not challenges:
+        challenges.append(_Challenge("", {}, None))
+    if challenges[-1].error is None:
+        challenges[-1] = challenges[-1]._replace(error=problem)
+
+
+def _add_param(challenges: list[_Challenge], name: str, value: str) -> None:
+    challenge = challenges[-1]
     key = name.lower()
     if challenge.token68 is not None:
-        raise AuthError(f"the {challenge.scheme} challenge mixes a token68 with parameters")
-    if key in challenge.params:
-        raise AuthError(f"the {challenge.scheme} challenge repeats the parameter {key!r}")
-    challenge.params[key] = _unquote(value)
+        _fail(challenges, f"the {challenge.scheme} challenge mixes a token68 with parameters")
+    elif key in challenge.params:
+        _fail(challenges, f"the {challenge.scheme} challenge repeats the parameter {key!r}")
+    else:
+        challenge.params[key] = _unquote(value)
 
 
 def _digest_challenge(challenge: _Challenge) -> _DigestChallenge:
@@ -195,14 +223,19 @@ def _digest_challenge(challenge: _Challenge) -> _DigestChallenge:
         raise AuthError(f"the Digest challenge asks for an unsupported algorithm {algorithm!r}")
     if spec.hash_name not in hashlib.algorithms_available:
         raise AuthError(f"this Python's hashlib lacks {spec.hash_name!r}, needed by {algorithm}")
-    qop: tuple[str, ...] = ()
-    if "qop" in params:
-        qop = tuple(q.strip().lower() for q in params["qop"].split(",") if q.strip())
-        if "auth" not in qop and "auth-int" not in qop:
-            raise AuthError(f"the Digest challenge offers no supported qop: {params['qop']!r}")
+    # An empty qop (qop="", sent by some RFC 2069 servers) is the same as none.
+    qop = tuple(q.strip().lower() for q in params.get("qop", "").split(",") if q.strip())
+    if qop and "auth" not in qop and "auth-int" not in qop:
+        raise AuthError(f"the Digest challenge offers no supported qop: {params['qop']!r}")
     for name in ("realm", "nonce", "opaque"):
-        if name in params and has_forbidden_field_char(params[name]):
+        if name not in params:
+            continue
+        if has_forbidden_field_char(params[name]):
             raise AuthError(f"the Digest challenge's {name} contains control characters")
+        try:
+            _wire(params[name])
+        except UnicodeEncodeError:
+            raise AuthError(f"the Digest challenge's {name} is not valid text") from None
     charset = params.get("charset")
     if charset is not None and charset.upper() != "UTF-8":
         raise AuthError(f"the Digest challenge asks for charset {charset!r}; only UTF-8 exists")
@@ -221,28 +254,37 @@ def _digest_challenge(challenge: _Challenge) -> _DigestChallenge:
 def select_challenge(value: str) -> _DigestChallenge | None:
     """Return the strongest valid Digest challenge in ``value``, or ``None`` if none is Digest.
 
+    The challenges of other schemes are ignored, whether they are well-formed or not.
+
     Raises:
-        AuthError: The header is too long or malformed, or every Digest challenge in it
-            is invalid (the message names the first problem).
+        AuthError: The header has a Digest challenge but is too long, or every Digest
+            challenge in it is malformed or invalid (the message names the first problem).
     """
     if len(value) > MAX_CHALLENGE_LENGTH:
+        if "digest" not in value.lower():
+            return None
         raise AuthError(
             f"the challenge header is {len(value)} characters long; httpkit refuses "
             f"challenges over {MAX_CHALLENGE_LENGTH}"
         )
     valid: list[_DigestChallenge] = []
     errors: list[AuthError] = []
+    has_digest = False
     for challenge in parse_challenges(value):
-        if challenge.scheme != "digest":
-            continue
+        if challenge.scheme == "digest":
+            has_digest = True
+        elif challenge.scheme:
+            continue  # another scheme's challenge: not ours to judge
         try:
+            if challenge.error is not None:
+                raise AuthError(challenge.error)
             valid.append(_digest_challenge(challenge))
         except AuthError as exc:
             errors.append(exc)
     if valid:
         # max() keeps the first of equals: the server's order breaks ties.
         return max(valid, key=lambda c: c.spec.strength)
-    if errors:
+    if has_digest and errors:
         raise errors[0]
     return None
 
@@ -270,8 +312,11 @@ class DigestAuth(OriginBoundAuth):
     send no qop (RFC 2069); ``opaque``; ``userhash``; UTF-8 user names and passwords.
     Among several challenges the strongest algorithm wins. A nonce is reused with an
     increasing nonce-count, so later requests from the same thread need no extra round
-    trip; ``stale=true`` and ``nextnonce`` are honoured. State is kept per thread.
-    Credentials go only to the plugin's origin (see :class:`~httpkit.auth.OriginBoundAuth`).
+    trip; ``nextnonce`` is honoured, and so is ``stale=true``, once per request from each
+    of the server and a proxy. Like requests, it ignores other schemes' challenges (a 401
+    with no Digest challenge is returned as it is), accepts unquoted token and base64
+    values, and treats ``qop=""`` as no qop. State is kept per thread. Credentials go only
+    to the plugin's origin (see :class:`~httpkit.auth.OriginBoundAuth`).
 
     >>> DigestAuth("Mufasa", "Circle of Life")
     DigestAuth(user='Mufasa', password=<redacted>)
@@ -280,8 +325,8 @@ class DigestAuth(OriginBoundAuth):
         user: The user name, any Unicode; hashed as UTF-8.
         password: The password, any Unicode; hashed as UTF-8.
 
-    Malformed challenges, a body that cannot be re-sent and a challenge that cannot be
-    answered raise :class:`~httpkit.AuthError` during the request.
+    Malformed Digest challenges, a body that cannot be re-sent and a challenge that cannot
+    be answered raise :class:`~httpkit.AuthError` during the request.
     """
 
     header_names = frozenset({"authorization", "proxy-authorization"})
@@ -427,6 +472,7 @@ class DigestAuth(OriginBoundAuth):
 
     def _handle(self, r: Response, **kwargs: Any) -> Response:
         answered: set[str] = set()  # kinds answered with a fresh (not stale) challenge
+        answered_stale: set[str] = set()  # kinds whose stale=true challenge was answered
         for round_ in range(MAX_ROUNDS + 1):
             kind = _PROXY if r.status_code == 407 else _WWW if r.status_code == 401 else None
             if kind is None or not self.permits(r.url):
@@ -448,13 +494,17 @@ class DigestAuth(OriginBoundAuth):
                 return r  # not a Digest challenge: not ours to answer
             key = (kind, str(origin_of(r.url)))
             states = self._states()
+            if challenge.stale and kind in answered_stale:
+                # A server that calls every nonce stale would be answered for ever.
+                states.pop(key, None)
+                log.debug("Digest nonce stale again at %s; not answering again", key[1])
+                return r
             if round_ == MAX_ROUNDS or (kind in answered and not challenge.stale):
                 # Our fresh answer was rejected: wrong credentials. Do not keep sending them.
                 states.pop(key, None)
                 log.debug("Digest credentials rejected by %s", key[1])
                 return r
-            if not challenge.stale:
-                answered.add(kind)
+            (answered_stale if challenge.stale else answered).add(kind)
             state = states[key] = _NonceState(challenge)
             replayable_or_raise(r.request, "to answer a Digest challenge", r)
             request = r.request.copy()
@@ -462,7 +512,9 @@ class DigestAuth(OriginBoundAuth):
                 request.headers[out_header] = self._answer(state, request, kind)
             except AuthError as exc:
                 raise AuthError(str(exc), request=request, response=r) from None
+            earlier = r.history
             r = resend(r, request, **kwargs)
+            r.history[:0] = earlier  # every challenge of the exchange, in order
         return r  # pragma: no cover - the loop returns on its last round
 
     def _note_info(self, r: Response) -> None:
@@ -473,12 +525,11 @@ class DigestAuth(OriginBoundAuth):
             value = r.headers.get(info_header)
             if not value:
                 continue
-            try:
-                params = parse_challenges("Info " + value)[0].params
-            except (AuthError, IndexError):
+            info = parse_challenges("Info " + value)[0]
+            if info.error is not None:
                 log.debug("ignoring a malformed %s header", info_header)
                 continue
-            nextnonce = params.get("nextnonce")
+            nextnonce = info.params.get("nextnonce")
             state = self._states().get((kind, str(origin_of(r.url))))
             if nextnonce and state is not None and not has_forbidden_field_char(nextnonce):
                 state.challenge = state.challenge._replace(nonce=nextnonce)

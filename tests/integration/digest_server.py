@@ -7,6 +7,7 @@ that demands ``Proxy-Authorization`` (407) for absolute-form requests.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
 import re
@@ -62,7 +63,8 @@ class DigestConfig:
 
     users: dict[str, str]
     algorithm: str = "MD5"
-    qop: str | None = "auth"  # "auth", "auth-int", "auth, auth-int", or None (RFC 2069)
+    # "auth", "auth-int", "auth, auth-int"; None (RFC 2069) or "" (RFC 2069, sent as qop="")
+    qop: str | None = "auth"
     realm: str = "tests@127.0.0.1"
     opaque: str | None = "0pAqUe"
     userhash: bool = False
@@ -73,6 +75,9 @@ class DigestConfig:
     set_cookie: str | None = None  # a cookie the 401 sets and authentication requires
     proxy: bool = False  # 407/Proxy-Authenticate/Proxy-Authorization, absolute-form uri
     extra_challenges: list[str] = field(default_factory=list)  # sent before ours
+    send_digest: bool = True  # False: the 401 carries only extra_challenges
+    unquoted: bool = False  # nonce (padded base64), opaque and a single qop as bare tokens
+    always_stale: bool = False  # every answer gets stale=true and a new nonce
 
 
 class DigestServer:
@@ -113,7 +118,10 @@ class DigestServer:
     # -- protocol -----------------------------------------------------------------------
 
     def new_nonce(self) -> str:
-        nonce = secrets.token_urlsafe(24)
+        if self.config.unquoted:
+            nonce = base64.b64encode(secrets.token_bytes(16)).decode()  # ends in "=="
+        else:
+            nonce = secrets.token_urlsafe(24)
         with self.lock:
             self.nonces[nonce] = set()
             self.uses[nonce] = 0
@@ -121,13 +129,18 @@ class DigestServer:
 
     def challenge(self, stale: bool = False) -> str:
         c = self.config
-        parts = [f'realm="{c.realm}"', f'nonce="{self.new_nonce()}"']
-        if c.qop:
-            parts.append(f'qop="{c.qop}"')
+
+        def value(text: str) -> str:
+            bare = c.unquoted and re.fullmatch(r"[A-Za-z0-9+/=-]+", text)
+            return text if bare else f'"{text}"'
+
+        parts = [f'realm="{c.realm}"', f"nonce={value(self.new_nonce())}"]
+        if c.qop is not None:
+            parts.append(f"qop={value(c.qop)}")
         if c.send_algorithm:
             parts.append(f"algorithm={c.algorithm}")
         if c.opaque:
-            parts.append(f'opaque="{c.opaque}"')
+            parts.append(f"opaque={value(c.opaque)}")
         if c.charset:
             parts.append("charset=UTF-8")
         if c.userhash:
@@ -179,6 +192,8 @@ class DigestServer:
                 return False, False, "unknown nonce"
             if nonce in self.retired:
                 return False, True, "retired nonce"
+            if c.always_stale:
+                return False, True, "always stale"
             self.uses[nonce] += 1
             if c.nonce_uses is not None and self.uses[nonce] > c.nonce_uses:
                 return False, True, "nonce used up"
@@ -194,7 +209,7 @@ class DigestServer:
         if qop == b"auth-int":
             a2 += b":" + h(algorithm, body).encode()
         ha2 = h(algorithm, a2)
-        if c.qop is None:
+        if not c.qop:
             if qop is not None:
                 return False, False, "qop sent to an RFC 2069 server"
             expected = h(algorithm, ha1.encode() + b":" + nonce.encode() + b":" + ha2.encode())
@@ -244,7 +259,8 @@ class DigestServer:
             status = 407 if self.config.proxy else 401
             name = "Proxy-Authenticate" if self.config.proxy else "WWW-Authenticate"
             headers.extend((name, extra) for extra in self.config.extra_challenges)
-            headers.append((name, self.challenge(stale=stale)))
+            if self.config.send_digest:
+                headers.append((name, self.challenge(stale=stale)))
             if self.config.set_cookie:
                 headers.append(("Set-Cookie", self.config.set_cookie + "; Path=/"))
             payload = reason.encode()

@@ -160,3 +160,47 @@ def test_challenge_from_another_origin_is_not_answered(session: requests.Session
         r = session.get(other.url + "/", auth=auth)
     assert r.status_code == 401
     assert other.credentials == []  # nothing was sent to the second origin
+
+
+@pytest.mark.parametrize(
+    "challenge",
+    ['Basic realm="x"', "Basic realm=Restricted Area", 'Bearer realm="api" error="invalid_token"'],
+)
+def test_401_with_another_scheme_is_returned_as_is(
+    session: requests.Session, challenge: str
+) -> None:
+    with _serve(send_digest=False, extra_challenges=[challenge]) as server:
+        r = session.get(server.url + "/", auth=DigestAuth("Mufasa", "Circle of Life"))
+    assert r.status_code == 401
+    assert r.headers["WWW-Authenticate"] == challenge
+    assert r.history == []
+    assert server.challenges == 1
+    assert server.credentials == []
+
+
+@pytest.mark.parametrize("algorithm", ["MD5", "SHA-256-sess"])
+def test_unquoted_base64_nonce_opaque_and_qop(session: requests.Session, algorithm: str) -> None:
+    with _serve(unquoted=True, algorithm=algorithm) as server:
+        auth = DigestAuth("Mufasa", "Circle of Life")
+        statuses = [session.get(server.url + f"/{i}", auth=auth).status_code for i in range(2)]
+    assert statuses == [200, 200], server.failures
+    assert server.credentials[0]["nonce"].endswith(b"==")
+    assert server.credentials[0]["opaque"] == b"0pAqUe"
+
+
+def test_empty_qop_is_answered_the_rfc2069_way(session: requests.Session) -> None:
+    with _serve(qop="") as server:
+        auth = DigestAuth("Mufasa", "Circle of Life")
+        statuses = [session.get(server.url + f"/{i}", auth=auth).status_code for i in range(2)]
+    assert statuses == [200, 200], server.failures
+    assert server.challenges == 1
+    assert not {"qop", "nc", "cnonce"} & set(server.credentials[0])
+
+
+def test_endless_stale_gets_one_more_answer(session: requests.Session) -> None:
+    with _serve(always_stale=True) as server:
+        r = session.get(server.url + "/", auth=DigestAuth("Mufasa", "Circle of Life"))
+    assert r.status_code == 401
+    assert len(r.history) == 2  # the first challenge, then one stale re-challenge
+    assert "stale=true" in r.headers["WWW-Authenticate"]
+    assert server.failures == ["always stale", "always stale"]

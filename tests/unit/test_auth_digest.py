@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import pickle
+import random
 import re
 
 import pytest
@@ -107,6 +109,68 @@ def test_non_digest_challenges_are_not_ours() -> None:
     assert select_challenge('Basic realm="x", Bearer realm="y"') is None
 
 
+# Challenges of other schemes that do not follow the RFC 9110 grammar: not ours to judge.
+OTHER_SCHEMES = [
+    'Basic realm="x"',
+    "Bearer",
+    'Basic realm="x" charset="UTF-8"',
+    "Basic realm=Restricted Area",
+    'Bearer scope="a", scope="b"',
+    'Bearer realm="api" error="invalid_token"',
+    "Negotiate abc:def",
+    'Basic realm="never closed',
+    'realm="x", nonce="n"',
+    'Bearer realm="' + "x" * 20000 + '"',
+]
+
+
+@pytest.mark.parametrize("header", OTHER_SCHEMES, ids=lambda h: h[:30])
+def test_challenges_of_other_schemes_are_ignored_even_when_malformed(header: str) -> None:
+    assert select_challenge(header) is None
+
+
+@pytest.mark.parametrize(
+    "other", ["Basic realm=Restricted Area", 'Bearer realm="api" error="invalid_token"']
+)
+def test_malformed_challenge_of_another_scheme_next_to_digest(other: str) -> None:
+    challenge = select_challenge(f'{other}, Digest realm="r", nonce="n", qop="auth"')
+    assert challenge is not None
+    assert (challenge.realm, challenge.nonce, challenge.qop) == ("r", "n", ("auth",))
+
+
+def test_unquoted_token_and_token68_values() -> None:
+    challenge = select_challenge(
+        "Digest realm=r, nonce=dGVzdA==, algorithm=SHA-256, qop=auth, opaque=b3/B+YQ, stale=TRUE"
+    )
+    assert challenge is not None
+    assert (challenge.realm, challenge.nonce, challenge.opaque) == ("r", "dGVzdA==", "b3/B+YQ")
+    assert (challenge.algorithm, challenge.qop, challenge.stale) == ("SHA-256", ("auth",), True)
+
+
+def test_rfc7616_example_with_unquoted_nonce_and_opaque() -> None:
+    challenge = select_challenge(
+        'Digest realm="http-auth@example.org", qop="auth, auth-int", algorithm=MD5, '
+        f"nonce={RFC_NONCE}, opaque={RFC_OPAQUE}"
+    )
+    assert challenge is not None
+    params = _params(_auth().build_header(challenge, "GET", "/dir/index.html", None, 1))
+    assert (params["nonce"], params["opaque"]) == (RFC_NONCE, RFC_OPAQUE)
+    assert params["response"] == "8ca523f5e9506fed4657c9700eebdbec"
+
+
+def test_empty_qop_is_answered_the_rfc2069_way() -> None:
+    challenge = select_challenge('Digest realm="r", nonce="n", qop=""')
+    assert challenge is not None
+    assert challenge.qop == ()
+    params = _params(_auth("u", "p").build_header(challenge, "GET", "/x", None, 1))
+    assert set(params) == {"username", "realm", "nonce", "uri", "response"}
+
+    def md5(text: str) -> str:
+        return hashlib.md5(text.encode()).hexdigest()
+
+    assert params["response"] == md5(f"{md5('u:r:p')}:n:{md5('GET:/x')}")
+
+
 @pytest.mark.parametrize(
     ("header", "message"),
     [
@@ -121,11 +185,39 @@ def test_non_digest_challenges_are_not_ours() -> None:
         ('Digest realm="r", nonce="n", charset=latin1', "charset 'latin1'"),
         ("Digest realm=r nonce=n", "cannot parse"),
         ('Digest realm="r", nonce="' + "n" * 65536 + '"', "refuses challenges over"),
+        ('Digest realm="r", nonce=a=b', "cannot parse the challenge near 'nonce=a=b'"),
+        ('Digest realm="r", nonce=n x', "cannot parse the challenge near 'nonce=n x'"),
+        ('Digest realm="r", nonce = "n', "unterminated quoted-string"),
+        ('Digest realm="r", nonce="n", qop=auth-conf', "no supported qop"),
+        ('Basic realm="x", Digest realm="r"', "has no nonce"),
+        ('Bearer realm="' + "x" * 20000 + '", Digest realm="r", nonce="n"', "refuses"),
+        ('Digest realm="r", nonce="n\udcff"', "nonce is not valid text"),
     ],
 )
 def test_malformed_challenges_raise_auth_error(header: str, message: str) -> None:
     with pytest.raises(AuthError, match=message):
         select_challenge(header)
+
+
+def test_random_challenges_raise_nothing_but_auth_error() -> None:
+    rng = random.Random(7616)
+    pieces = ["Digest", "Basic", " ", ",", "=", "==", '"', "\\", "realm", "nonce", "qop", "a"]
+    pieces += ["algorithm", "MD5", "SHA-256-sess", "auth", "auth-int", "opaque", "userhash"]
+    pieces += ["true", "stale", "charset", "UTF-8", "\x00", "\r\n", "é", "\udcff", "/", "*"]
+    names = ["realm", "nonce", "qop", "algorithm", "opaque", "userhash", "charset", "stale"]
+    values = ['""', '"a"', "a", "bg==", '"auth, auth-int"', "MD5-sess", "SHA-512-256", "true"]
+    values += ['"\\"', '"\x00"', '"é"', '"\udcff"', "=", '"Ĳ"', '"a, b"', "UTF-8", "a b"]
+    for _ in range(3000):
+        header = "Digest " + "".join(rng.choice(pieces) for _ in range(rng.randint(0, 16)))
+        if rng.random() < 0.5:
+            chosen = rng.sample(names, rng.randint(1, len(names)))
+            header = "Digest " + ", ".join(f"{n}={rng.choice(values)}" for n in chosen)
+        try:
+            challenge = select_challenge(header)
+            if challenge is not None:
+                _auth().build_header(challenge, "POST", "/", b"body", 1)
+        except AuthError:
+            pass
 
 
 # -- the flow through a session (responses) ------------------------------------------------------
@@ -184,11 +276,56 @@ def test_wrong_credentials_do_not_loop(session: requests.Session) -> None:
 
 
 @responses.activate
-def test_endless_stale_challenges_are_bounded(session: requests.Session) -> None:
+def test_second_stale_challenge_is_returned(session: requests.Session) -> None:
+    responses.get(URL, status=401, headers=_challenge())
+    responses.get(URL, status=401, headers=_challenge(nonce='"n2"', stale="true"))
+    responses.get(URL, status=401, headers=_challenge(nonce='"n3"', stale="true"))
+    r = session.get(URL, auth=DigestAuth("u", "p"))
+    assert r.status_code == 401
+    assert [h.status_code for h in r.history] == [401, 401]
+    assert len(responses.calls) == 3  # the fresh and one stale challenge were answered
+    assert _params(responses.calls[2].request.headers["Authorization"])["nonce"] == "n2"
+
+
+@responses.activate
+def test_endless_stale_challenges_get_one_answer(session: requests.Session) -> None:
     responses.get(URL, status=401, headers=_challenge(stale="true"))
     r = session.get(URL, auth=DigestAuth("u", "p"))
     assert r.status_code == 401
-    assert len(responses.calls) == 5  # the request and at most four answers
+    assert len(responses.calls) == 2
+
+
+@responses.activate
+def test_stale_reused_nonce_is_answered_once(session: requests.Session) -> None:
+    responses.get(URL, status=401, headers=_challenge())
+    responses.get(URL, status=200)
+    responses.get(URL, status=401, headers=_challenge(nonce='"n2"', stale="true"))
+    responses.get(URL, status=401, headers=_challenge(nonce='"n3"', stale="true"))
+    auth = DigestAuth("u", "p")
+    assert session.get(URL, auth=auth).status_code == 200
+    r = session.get(URL, auth=auth)
+    assert r.status_code == 401
+    assert len(responses.calls) == 4  # the reused nonce, then one answer to the stale 401
+    assert _params(responses.calls[3].request.headers["Authorization"])["nonce"] == "n2"
+    assert session.get(URL, auth=auth).status_code == 401
+    assert "Authorization" not in responses.calls[4].request.headers  # n3 was not kept
+
+
+@responses.activate
+def test_proxy_and_origin_may_each_be_stale_once(session: requests.Session) -> None:
+    proxy_challenge = {"Proxy-Authenticate": _challenge()["WWW-Authenticate"]}
+    stale = _challenge(nonce='"n2"', stale="true")["WWW-Authenticate"]
+    responses.get(URL, status=407, headers=proxy_challenge)
+    responses.get(URL, status=401, headers=_challenge())
+    responses.get(URL, status=200)
+    responses.get(URL, status=407, headers={"Proxy-Authenticate": stale})
+    responses.get(URL, status=401, headers={"WWW-Authenticate": stale})
+    responses.get(URL, status=200)
+    auth = DigestAuth("u", "p")
+    assert session.get(URL, auth=auth).status_code == 200
+    r = session.get(URL, auth=auth)
+    assert r.status_code == 200
+    assert [h.status_code for h in r.history] == [407, 401]
 
 
 @responses.activate
@@ -207,6 +344,38 @@ def test_generator_body_is_not_resent(session: requests.Session) -> None:
         session.post(URL, data=(c for c in [b"a"]), auth=DigestAuth("u", "p"))
     assert caught.value.response is not None
     assert len(responses.calls) == 1
+
+
+@pytest.mark.parametrize("header", OTHER_SCHEMES, ids=lambda h: h[:30])
+@responses.activate
+def test_401_with_only_other_schemes_is_returned_as_is(
+    session: requests.Session, header: str
+) -> None:
+    responses.get(URL, status=401, headers={"WWW-Authenticate": header})
+    r = session.get(URL, auth=DigestAuth("u", "p"))
+    assert r.status_code == 401
+    assert r.headers["WWW-Authenticate"] == header
+    assert len(responses.calls) == 1
+
+
+@responses.activate
+def test_unquoted_base64_nonce_is_answered(session: requests.Session) -> None:
+    responses.get(URL, status=401, headers=_challenge(nonce="dGVzdA==", opaque="b3/B+YQ"))
+    responses.get(URL, status=200)
+    r = session.get(URL, auth=DigestAuth("u", "p"))
+    assert r.status_code == 200
+    params = _params(responses.calls[1].request.headers["Authorization"])
+    assert (params["nonce"], params["opaque"]) == ("dGVzdA==", "b3/B+YQ")
+
+
+@responses.activate
+def test_empty_qop_gets_an_rfc2069_answer(session: requests.Session) -> None:
+    responses.get(URL, status=401, headers=_challenge(qop='""'))
+    responses.get(URL, status=200)
+    r = session.get(URL, auth=DigestAuth("u", "p"))
+    assert r.status_code == 200
+    params = _params(responses.calls[1].request.headers["Authorization"])
+    assert not {"qop", "nc", "cnonce"} & set(params)
 
 
 @responses.activate
