@@ -8,13 +8,15 @@ import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from importlib.metadata import version
 from os import PathLike
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypeGuard
 from urllib.parse import urljoin
 
 import requests
 from requests.adapters import BaseAdapter
+from requests.auth import AuthBase
 from requests.exceptions import InvalidSchema, InvalidURL, TooManyRedirects
 from requests.structures import CaseInsensitiveDict
+from requests.utils import get_auth_from_url
 
 from httpkit import _call
 from httpkit._bodies import discard_body
@@ -56,6 +58,7 @@ from httpkit._timeouts import DEFAULT_TIMEOUTS, UNSET, TimeoutArg, _Unset
 from httpkit._transport import errors
 from httpkit._transport.adapter import HostAdapter, check_header_values, finish
 from httpkit._version import __version__
+from httpkit.auth import BasicAuth
 
 if TYPE_CHECKING:
     from requests import PreparedRequest, Request, Response
@@ -71,6 +74,13 @@ _COMMON_METHODS: Final = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELE
 
 #: Methods that get an ``Idempotency-Key`` under ``RetryPolicy(idempotency_key=True)``.
 _KEYED_METHODS: Final = frozenset({"POST", "PATCH"})
+
+
+def _is_user_password(auth: object) -> TypeGuard[tuple[str, str]]:
+    """Whether ``auth`` is a ``(user, password)`` pair of strings, requests' Basic shorthand."""
+    return (
+        isinstance(auth, tuple | list) and len(auth) == 2 and all(isinstance(v, str) for v in auth)
+    )
 
 
 def _copy_request(request: Request) -> Request:
@@ -272,7 +282,9 @@ class Session(requests.Session):
             The policy now in force for ``target``.
 
         Raises:
-            ConfigError: an unknown setting, a bad value or a bad target, named.
+            ConfigError: an unknown setting, a bad value or a bad target, named; or an
+                adapter you mounted yourself for the same target, which the policy would
+                replace.
 
         The most specific policy that matches a URL applies as a whole; settings it leaves
         out come from the session. Policies are adapters in ``session.adapters``, under the
@@ -288,6 +300,7 @@ class Session(requests.Session):
         """
         pattern = HostPattern.parse(target)
         policy = HostConfig.from_settings(settings, where=f"configure({target!r})")
+        self._refuse_over_own_adapter(target, pattern)
         existing = self.adapters.get(pattern.prefix)
         if isinstance(existing, HostAdapter):
             policy = existing.policy.merged(policy)
@@ -300,6 +313,23 @@ class Session(requests.Session):
         else:
             self.mount(pattern.prefix, self._new_adapter(policy, pattern))
         return policy
+
+    def _refuse_over_own_adapter(self, target: str, pattern: HostPattern) -> None:
+        """A host policy is an adapter: it would silently replace one the user mounted."""
+        for prefix, adapter in self.adapters.items():
+            if isinstance(adapter, HostAdapter):
+                continue
+            try:
+                same = HostPattern.parse(prefix).prefix == pattern.prefix
+            except ConfigError:
+                same = False  # a prefix that names no origin, such as "https://"
+            if same:
+                raise ConfigError(
+                    f"configure({target!r}): the {type(adapter).__name__} you mounted at "
+                    f"{prefix!r} serves this target, and a host policy would replace it; "
+                    "keep your adapter and set its options on it, or remove it first "
+                    f"(del session.adapters[{prefix!r}])"
+                )
 
     def get_adapter(self, url: str) -> BaseAdapter:
         """The adapter whose mount prefix matches ``url`` most specifically, by origin.
@@ -457,11 +487,15 @@ class Session(requests.Session):
             if bound is not None:
                 request.cookies = bound
             bind_jar_cookies(self.cookies, host)
+        if _is_user_password(request.auth):
+            request.auth = BasicAuth(*request.auth)  # UTF-8, bound to this request's origin
         if request.auth is None:
             if not isinstance(policy.auth, _Unset):
                 request.auth = policy.auth
             elif self.auth is None:
-                request.auth = self._netrc_auth(request, host)
+                request.auth = self._implicit_auth(request, url, host)
+            elif _is_user_password(self.auth):
+                request.auth = self._session_basic_auth(self.auth)
         if isinstance(url, str) and url.count("@") > 1 and has_two_userinfo_ats(url):
             raise InvalidURL(
                 "the URL has more than one '@' in its authority, so clients disagree on its "
@@ -592,23 +626,47 @@ class Session(requests.Session):
                 response=response,
             )
 
-    def _netrc_auth(self, request: Request, host: str | None) -> Any:
-        """``.netrc`` credentials for ``host``, unless an explicit Authorization header wins."""
-        if not self.trust_env or "Authorization" in self.headers:
-            return NO_AUTH
+    def _implicit_auth(self, request: Request, url: Any, host: str | None) -> AuthBase:
+        """Credentials nobody passed as ``auth``: ``.netrc``, then the URL's user info.
+
+        An explicit ``Authorization`` header on the call always wins; one on the session
+        wins over ``.netrc``, as in requests. Either way the credentials become a
+        :class:`BasicAuth` (UTF-8) bound to this request's origin.
+        """
         if request.headers and "Authorization" in CaseInsensitiveDict(request.headers):
             return NO_AUTH
-        return NETRC.credentials(host) or NO_AUTH
+        if self.trust_env and "Authorization" not in self.headers:
+            found = NETRC.credentials(host)
+            if found is not None:
+                return BasicAuth(*found)
+        if isinstance(url, str) and "@" in url:
+            user, password = get_auth_from_url(url)
+            if user or password:
+                return BasicAuth(user, password)
+        return NO_AUTH
+
+    def _session_basic_auth(self, pair: tuple[str, str]) -> AuthBase:
+        """``session.auth = (user, password)`` as one :class:`BasicAuth` for the session.
+
+        One object per pair, so that it is bound to the first origin it is sent to, as
+        every auth plugin is, instead of going to every host the session talks to.
+        """
+        kept = getattr(self, "_session_basic", None)
+        if kept is None or kept[0] != pair:
+            kept = self._session_basic = (tuple(pair), BasicAuth(*pair))
+        return kept[1]
 
     def _scope_session_headers(self, prepared: PreparedRequest, request: Request) -> None:
         """Drop session-level credential headers that belong to another origin."""
-        own = request.headers or {}
-        for name in self.headers:
-            if name.lower() not in self.sensitive_headers or name in own:
+        own = {name.lower() for name in request.headers} if request.headers else ()
+        for name, value in self.headers.items():
+            key = name.lower()
+            if key not in self.sensitive_headers or key in own:
                 continue
-            if name in prepared.headers and not self._header_binding.permits(
-                name, prepared.url or ""
-            ):
+            sent = prepared.headers.get(name)
+            if sent is None or sent != value:
+                continue  # not the session's value: an auth plugin or a policy replaced it
+            if not self._header_binding.permits(name, prepared.url or ""):
                 del prepared.headers[name]
 
     def rebuild_auth(self, prepared_request: PreparedRequest, response: Response) -> None:
@@ -618,8 +676,9 @@ class Session(requests.Session):
         https), any change of scheme, host or port removes ``Authorization``, ``Cookie``
         headers set by hand, API-key headers, ``sensitive_headers``, every header an auth
         plugin set and the previous host policy's headers. The new origin then gets its own
-        host policy's headers and auth, or its ``.netrc`` entry when no ``Authorization`` is
-        left. Header values are checked for CR, LF and NUL last (a server sets cookies).
+        host policy's headers and auth; unlike requests, never its ``.netrc`` entry, since
+        the server chose it. Header values are checked for CR, LF and NUL last (a server
+        sets cookies).
         """
         new_url = prepared_request.url or ""
         old_url = (response.request.url if response.request is not None else None) or ""
@@ -640,11 +699,8 @@ class Session(requests.Session):
             prepared_request.headers.update(policy.header_dict())
             if not isinstance(policy.auth, _Unset):
                 prepared_request.prepare_auth(policy.auth, new_url)
-                return
-        if self.trust_env and "Authorization" not in prepared_request.headers:
-            found = NETRC.credentials(split_host(new_url))
-            if found is not None:
-                prepared_request.prepare_auth(found)
+        # No .netrc lookup here (requests makes one): the server chose the next host, and
+        # .netrc credentials go only to a host the caller asked for.
 
     def _credential_names(self) -> frozenset[str]:
         """Every header name that may carry a credential in this session's requests."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -161,16 +162,19 @@ def netrc_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.mark.usefixtures("netrc_file")
-def test_netrc_credentials_stay_with_their_host(
+def test_netrc_credentials_go_only_to_a_host_the_caller_asked_for(
     server: ScriptedServer, server2: ScriptedServer
 ) -> None:
+    """The redirect target was chosen by the server: its .netrc entry is not sent."""
     server.script("/start", redirect_to(server2.url("/landing"))(302))
     with httpkit.Session(retry=0) as s:
         s.get(server.url("/start"))
+        s.get(server2.url("/asked"))
     one = requests.auth._basic_auth_str("one", "netrc-one")
     two = requests.auth._basic_auth_str("two", "netrc-two")
     assert server.requests_to("/start")[0].headers["Authorization"] == one
-    assert server2.requests_to("/landing")[0].headers["Authorization"] == two
+    assert "Authorization" not in server2.requests_to("/landing")[0].headers
+    assert server2.requests_to("/asked")[0].headers["Authorization"] == two
 
 
 @pytest.mark.usefixtures("netrc_file")
@@ -194,3 +198,70 @@ def test_host_policy_headers_stay_with_their_host(
     landed = server2.requests_to("/landing")[0].headers
     assert "X-Tenant-Secret" not in landed
     assert landed["Accept"] == "text/two"
+
+
+def _basic(user: str, password: str) -> str:
+    """A Basic credential encoded as UTF-8 (RFC 7617)."""
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+
+
+def test_session_auth_pair_is_an_origin_bound_utf8_basic(
+    server: ScriptedServer, server2: ScriptedServer
+) -> None:
+    with httpkit.Session(retry=0) as s:
+        s.auth = ("alice", "pässwört€")  # € is not Latin-1: requests raises here
+        s.get(server.url("/first"))
+        s.get(server.url("/again"))
+        s.get(server2.url("/elsewhere"))
+    expected = _basic("alice", "pässwört€")
+    assert server.requests_to("/first")[0].headers["Authorization"] == expected
+    assert server.requests_to("/again")[0].headers["Authorization"] == expected
+    assert "Authorization" not in server2.requests_to("/elsewhere")[0].headers
+
+
+def test_call_auth_pair_is_a_utf8_basic_for_its_origin(
+    server: ScriptedServer, server2: ScriptedServer
+) -> None:
+    server.script("/start", redirect_to(server2.url("/landing"))(302))
+    with httpkit.Session(retry=0) as s:
+        s.get(server.url("/start"), auth=("bob", "ünïcode€"))
+    assert server.requests_to("/start")[0].headers["Authorization"] == _basic("bob", "ünïcode€")
+    assert "Authorization" not in server2.requests_to("/landing")[0].headers
+
+
+@pytest.mark.parametrize("via", ["get", "send"])
+def test_url_user_info_is_sent_as_basic_to_its_origin_only(
+    via: str, server: ScriptedServer, server2: ScriptedServer
+) -> None:
+    server.script("/start", redirect_to(server2.url("/landing"))(302))
+    url = f"http://alice:s%40cr%C3%A9t@{server.origin[len('http://') :]}/start"
+    with httpkit.Session(retry=0) as s:
+        if via == "get":
+            s.get(url)
+        else:
+            s.send(s.prepare_request(requests.Request("GET", url)))
+    assert server.requests_to("/start")[0].headers["Authorization"] == _basic("alice", "s@crét")
+    assert "Authorization" not in server2.requests_to("/landing")[0].headers
+
+
+def test_call_authorization_header_in_any_spelling_is_kept(
+    server: ScriptedServer, server2: ScriptedServer
+) -> None:
+    with httpkit.Session(retry=0) as s:
+        s.headers["Authorization"] = "Bearer session"
+        s.get(server.url("/bind"))  # binds the session header to server
+        s.get(server2.url("/own"), headers={"authorization": "Bearer call"})
+    assert server.requests_to("/bind")[0].headers["Authorization"] == "Bearer session"
+    assert server2.requests_to("/own")[0].headers["authorization"] == "Bearer call"  # as sent
+
+
+def test_session_header_is_bound_only_to_an_origin_that_received_it(
+    server: ScriptedServer, server2: ScriptedServer
+) -> None:
+    with httpkit.Session(retry=0) as s:
+        s.headers["Authorization"] = "Bearer session"
+        s.configure(server.origin, auth=httpkit.TokenAuth("policy"))
+        s.get(server.url("/policy"))  # the policy's auth replaces the session header here
+        s.get(server2.url("/session"))
+    assert server.requests_to("/policy")[0].headers["Authorization"] == "Bearer policy"
+    assert server2.requests_to("/session")[0].headers["Authorization"] == "Bearer session"

@@ -419,3 +419,22 @@ def test_netrc_created_during_the_session_is_used(
     s.trust_env = False
     s.get(URL)
     assert "Authorization" not in mocked.calls[-1].request.headers
+
+
+@pytest.mark.parametrize("mounted", ["https://api.example.com", "https://API.example.com:443/"])
+def test_configure_refuses_to_replace_an_adapter_the_user_mounted(mounted: str) -> None:
+    own = requests.adapters.HTTPAdapter()
+    with httpkit.Session() as s:
+        s.mount(mounted, own)
+        with pytest.raises(httpkit.ConfigError, match="HTTPAdapter you mounted"):
+            s.configure("https://api.example.com", timeout=3)
+        assert s.get_adapter("https://api.example.com/users") is own
+
+
+def test_configure_beside_a_scheme_wide_adapter_of_the_user() -> None:
+    own = requests.adapters.HTTPAdapter()
+    with httpkit.Session() as s:
+        s.mount("https://", own)
+        s.configure("https://api.example.com", timeout=3)
+        assert s.get_adapter("https://other.example.com/") is own
+        assert s.policy_for("https://api.example.com/").timeout.read == 3
