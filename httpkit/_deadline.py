@@ -25,6 +25,7 @@ import threading
 import time
 from typing import Any, Final
 
+from httpkit import _clock
 from httpkit._exceptions import DeadlineExceeded
 from httpkit._redact import strip_query
 
@@ -38,7 +39,7 @@ class Deadline:
 
     Attributes:
         seconds: the budget the call was given.
-        expires_at: ``time.monotonic()`` value at which it runs out.
+        expires_at: the ``monotonic()`` value (of :mod:`httpkit._clock`) at which it runs out.
         expired: set once the watchdog found the deadline passed.
     """
 
@@ -46,7 +47,7 @@ class Deadline:
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
-        self.expires_at = time.monotonic() + seconds
+        self.expires_at = _clock.monotonic() + seconds
         self.expired = False
         self._sockets: list[tuple[object, socket.socket]] = []
 
@@ -55,7 +56,7 @@ class Deadline:
 
     def remaining(self) -> float:
         """Seconds left; negative once the deadline has passed."""
-        return self.expires_at - time.monotonic()
+        return self.expires_at - _clock.monotonic()
 
     def watch(self, owner: Any, sock: socket.socket) -> None:
         """Let the watchdog shut ``sock`` down if the call runs out while ``owner`` uses it.
@@ -148,7 +149,7 @@ class Watchdog:
             with self._wake:
                 while not self._clocks:
                     self._wake.wait()
-                now = time.monotonic()
+                now = _clock.monotonic()
                 for clock in [c for c in self._clocks if c.expires_at <= now]:
                     # Under the lock: a call that finish() removed is never cut afterwards,
                     # when its connection may already serve someone else. shutdown() does

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import re
 import threading
-import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
+from httpkit import _clock
 from httpkit._exceptions import ConfigError
 from httpkit._http import origin_of, parse_retry_after
 
@@ -197,7 +197,7 @@ def parse_rate_limit_headers(
     >>> parse_rate_limit_headers({"X-RateLimit-Reset": "1700000030"}, now=1700000000.0)
     (None, None, 30.0)
     """
-    now = time.time() if now is None else now
+    now = _clock.wall() if now is None else now
     limit = remaining = reset = None
     for prefix in ("RateLimit-", "X-RateLimit-", "X-Rate-Limit-"):
         limit = limit if limit is not None else _number(headers.get(prefix + "Limit"))
@@ -239,7 +239,7 @@ class HostState:
         limit = self.limit
         interval = limit.interval
         with self._lock:
-            now = time.monotonic()
+            now = _clock.monotonic()
             start = now if self.paused_until <= now else self.paused_until
             if interval:
                 earliest = self.tat - (limit.burst - 1) * interval
@@ -251,12 +251,12 @@ class HostState:
             if interval:
                 self.tat = max(self.tat, start) + interval
         if wait > 0:
-            time.sleep(wait)
+            _clock.sleep(wait)
 
     def pause(self, seconds: float) -> None:
         """Start no request to this origin for ``seconds`` (the longest pause asked wins)."""
         seconds = min(seconds, MAX_PAUSE)
-        until = time.monotonic() + seconds
+        until = _clock.monotonic() + seconds
         with self._lock:
             if until > self.paused_until:
                 self.paused_until = until

@@ -14,6 +14,9 @@ from tests.integration.tls_servers import TLSServer, serve_tls, server_context
 # tests/typing holds code for mypy only; it is never imported or run.
 collect_ignore = ["typing"]
 
+# The httpkit_clock fixture, as users of httpkit.testing get it.
+pytest_plugins = ["httpkit.testing"]
+
 # This machine (and many CI images) set these; tests that need them set them explicitly.
 _ENVIRONMENT_VARIABLES = (
     "REQUESTS_CA_BUNDLE",

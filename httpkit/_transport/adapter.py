@@ -16,7 +16,6 @@ loop and urllib3 split the work this way:
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Final
@@ -29,7 +28,7 @@ from urllib3.exceptions import MaxRetryError, ProtocolError, ReadTimeoutError
 from urllib3.util import Timeout as Urllib3Timeout
 from urllib3.util.retry import Retry
 
-from httpkit import _call
+from httpkit import _call, _clock
 from httpkit._bodies import CappedBody, discard_body, keep_small_body
 from httpkit._call import Call, CallArgs
 from httpkit._deadline import WATCHDOG, Deadline
@@ -554,7 +553,7 @@ def _wait(seconds: float, clock: Deadline | None, request: PreparedRequest) -> N
     if clock is not None:
         clock.check_wait(seconds, request, "before the next attempt")
     if seconds > 0:
-        time.sleep(seconds)
+        _clock.sleep(seconds)
 
 
 def _with_history(response: Response, retry: Retry) -> Response:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Final
@@ -14,6 +13,7 @@ import requests
 from requests.structures import CaseInsensitiveDict
 from requests.utils import get_encoding_from_headers
 
+from httpkit import _clock
 from httpkit._bodies import RawProxy
 from httpkit._http import parse_delta_seconds
 from httpkit._redact import SECRET_PARAMETER, SENSITIVE_HEADERS, is_secret_header
@@ -182,7 +182,7 @@ class CacheMiddleware:
         entry = self.store.get(key)
         if entry is not None and entry.vary_digest != _vary_digest(entry.vary, headers):
             entry = None
-        now = time.time()
+        now = _clock.wall()
         if entry is not None and _usable_without_request(entry, asked, headers, now):
             return _mark(_build(entry, request, now), True, False)
         outgoing = request
@@ -193,13 +193,13 @@ class CacheMiddleware:
                 outgoing.headers.update(conditions)
             else:
                 entry = None
-        request_time = time.time()
+        request_time = _clock.wall()
         response = send(outgoing)
         if entry is not None and response.status_code == 304:
             updated = _refreshed(entry, response, request_time)
             response.close()
             self.store.set(key, updated)
-            return _mark(_build(updated, request, time.time()), True, True)
+            return _mark(_build(updated, request, _clock.wall()), True, True)
         self._store_later(key, request, response, credentials, request_time)
         return _mark(response, False, False)
 
@@ -309,7 +309,7 @@ def _storable(
     validator = "ETag" in headers or "Last-Modified" in headers
     if lifetime <= 0 and not validator:
         return None
-    now = time.time()
+    now = _clock.wall()
     content_encoding = "Content-Encoding" in headers
     stored = [
         (k, v)
@@ -342,7 +342,7 @@ def _refreshed(entry: Entry, response: Response, request_time: float) -> Entry:
         if name.lower() not in _KEEP_ON_304 and name.lower() not in _NOT_STORED:
             merged[name] = value
     directives = parse_cache_control(merged.get("Cache-Control"))
-    now = time.time()
+    now = _clock.wall()
     return replace(
         entry,
         headers=tuple(merged.items()),

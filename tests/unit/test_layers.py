@@ -20,6 +20,7 @@ LAYERS: dict[str, int] = {
     "httpkit._exceptions": 0,
     "httpkit._version": 0,
     "httpkit._http": 1,
+    "httpkit._clock": 2,
     # value modules: values and rules only
     "httpkit._timeouts": 2,
     "httpkit._retry": 2,
@@ -44,6 +45,7 @@ LAYERS: dict[str, int] = {
     "httpkit._transport": 5,
     "httpkit._session": 6,
     "httpkit": 7,
+    "httpkit.testing": 7,
     "httpkit.__main__": 8,
     "httpkit.cli": 8,
 }
