@@ -34,9 +34,16 @@ def _check_seconds(owner: str, name: str, value: object) -> float | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ConfigError(f"{owner}.{name} must be a number of seconds or None, got {value!r}")
+        raise ConfigError(
+            f"Timeout value {name} was {value}, but it must be an int, float or None. "
+            f"({owner}.{name} must be a number of seconds or None, got {value!r})"
+        )
     if not math.isfinite(value) or value <= 0:
-        raise ConfigError(f"{owner}.{name} must be > 0 and finite, or None, got {value!r}")
+        raise ConfigError(
+            f"Attempted to set {name} timeout to {value}, but the timeout cannot be set to a "
+            f"value less than or equal to 0. ({owner}.{name} must be > 0 and finite, or None, "
+            f"got {value!r})"
+        )
     return float(value)
 
 
@@ -82,13 +89,15 @@ class Timeouts:
         if isinstance(value, tuple):
             if len(value) != 2:
                 raise ConfigError(
-                    f"a timeout tuple must be (connect, read), got {len(value)} items: {value!r}"
+                    f"Invalid timeout {value}. Pass a (connect, read) timeout tuple, or a single "
+                    f"float to set both timeouts to the same value. (got {len(value)} items)"
                 )
             return cls(connect=value[0], read=value[1])
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ConfigError(
-                "timeout must be seconds (a number), a (connect, read) tuple, "
-                f"httpkit.Timeouts or None, got {value!r}"
+                f"Timeout value connect was {value}, but it must be an int, float or None. "
+                "(timeout must be seconds (a number), a (connect, read) tuple, "
+                f"httpkit.Timeouts or None, got {value!r})"
             )
         return cls(connect=value, read=value)
 

@@ -100,7 +100,8 @@ def test_a_mapping_works_like_a_file(monkeypatch: pytest.MonkeyPatch) -> None:
         ),
         (
             "[session]\ntimeout = 'soon'\n",
-            r"httpkit.toml \[session\]: timeout: timeout must be seconds",
+            r"httpkit.toml \[session\]: timeout: Timeout value connect was soon, but it must be "
+            r"an int, float or None",
         ),
         (
             "[session]\nretry = { total = 3, backof = 1 }\n",

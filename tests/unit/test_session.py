@@ -438,3 +438,44 @@ def test_configure_beside_a_scheme_wide_adapter_of_the_user() -> None:
         s.configure("https://api.example.com", timeout=3)
         assert s.get_adapter("https://other.example.com/") is own
         assert s.policy_for("https://api.example.com/").timeout.read == 3
+
+
+@pytest.mark.parametrize(
+    ("timeout", "requests_words"),
+    [
+        ("x", "Timeout value connect was x, but it must be an int, float or None."),
+        (
+            -1,
+            "Attempted to set connect timeout to -1, but the timeout cannot be set to a value "
+            "less than or equal to 0.",
+        ),
+        (
+            (1, 2, 3),
+            "Invalid timeout (1, 2, 3). Pass a (connect, read) timeout tuple, or a single float "
+            "to set both timeouts to the same value.",
+        ),
+    ],
+)
+def test_a_bad_timeout_says_what_requests_says_first(timeout: Any, requests_words: str) -> None:
+    with httpkit.Session() as s, pytest.raises(ValueError, match="imeout") as caught:
+        s.get("http://127.0.0.1:1/", timeout=timeout)  # ValueError: what requests raises
+    assert str(caught.value).startswith(requests_words)
+    assert isinstance(caught.value, ConfigError)
+
+
+@pytest.mark.parametrize(
+    ("setting", "requests_words"),
+    [
+        ({"verify": "/nonexistent/ca.pem"}, "Could not find a suitable TLS CA certificate bundle"),
+        ({"cert": "/nonexistent/c.pem"}, "Could not find the TLS certificate file"),
+        ({"cert": (__file__, "/nonexistent/k.pem")}, "Could not find the TLS key file"),
+    ],
+)
+def test_a_missing_tls_file_says_what_requests_says_first(
+    setting: dict[str, Any], requests_words: str
+) -> None:
+    path = next(iter(setting.values()))
+    path = path[1] if isinstance(path, tuple) else path
+    with httpkit.Session(retry=0) as s, pytest.raises(OSError, match="invalid path") as caught:
+        s.get("https://127.0.0.1:1/", **setting)
+    assert str(caught.value).startswith(f"{requests_words}, invalid path: {path}")

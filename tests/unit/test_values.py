@@ -41,7 +41,7 @@ def test_timeouts_coerce_accepts_every_documented_form(value: object, expected: 
         (float("inf"), "finite"),
         ("5", "timeout must be seconds"),
         (True, "timeout must be seconds"),
-        ((1, 2, 3), "must be (connect, read), got 3 items"),
+        ((1, 2, 3), "Pass a (connect, read) timeout tuple"),
         ((1, "x"), "Timeouts.read must be a number"),
     ],
 )
