@@ -82,6 +82,12 @@ def load_config(source: str | PathLike[str] | Mapping[str, Any]) -> LoadedConfig
             raise ConfigError(f"{name}: cannot read the config file: {exc.strerror}") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{name}: not valid TOML: {exc}") from None
+        except UnicodeDecodeError as exc:
+            line = exc.object[: exc.start].count(b"\n") + 1
+            raise ConfigError(
+                f"{name}: line {line}: not UTF-8 (byte 0x{exc.object[exc.start]:02x}); "
+                "TOML files are UTF-8: save the file as UTF-8"
+            ) from None
     for table in document:
         if table not in ("session", "hosts"):
             raise ConfigError(

@@ -315,6 +315,11 @@ def test_bad_config_exits_3_naming_the_file(
     assert_one_line_error(err, "hunter2")
     assert str(config) in err
     assert main(["get", "http://127.0.0.1:9/", "--config", str(tmp_path / "none.toml")]) == 3
+    latin1 = tmp_path / "latin1.toml"
+    latin1.write_bytes(b"[session]\ntimeout = 5 # caf\xe9\n")
+    capsys.readouterr()
+    assert main(["get", "http://127.0.0.1:9/", "--config", str(latin1)]) == 3
+    assert f"{latin1}: line 2: not UTF-8" in capsys.readouterr().err
 
 
 def test_include_option_prints_headers_first(

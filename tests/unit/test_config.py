@@ -172,3 +172,10 @@ def test_max_body_and_other_session_settings_route_to_the_session(tmp_path: Path
     assert s.defaults.max_body == 1000
     assert s.verify is False
     assert s.policy_for("https://a.test/").max_body == 50
+
+
+def test_a_file_that_is_not_utf8_is_a_config_error_naming_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "httpkit.toml"
+    path.write_bytes(b'[session]\nuser_agent = "app/1"\n# r\xe9sum\xe9\n')
+    with pytest.raises(ConfigError, match=r"httpkit.toml: line 3: not UTF-8 \(byte 0xe9\)"):
+        httpkit.Session.from_config(path)
