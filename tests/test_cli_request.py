@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 import trustme
 
+from httpkit import RetryPolicy
 from httpkit.cli import _parser, main
 from httpkit.cli._request import build_session
 from tests.integration.digest_server import DigestConfig, digest_server
@@ -258,6 +259,20 @@ def test_retries_option_sets_the_number_of_retries(server: ScriptedServer) -> No
     server.script("/again", Reply(503), Reply(200, b"ok"))
     assert main(["get", server.url("/again"), "--retries", "1", "--fail"]) == 0
     assert (len(server.requests_to("/flaky")), len(server.requests_to("/again"))) == (1, 2)
+
+
+@pytest.mark.parametrize("table", ["[session]", '[hosts."http://127.0.0.1:9"]'])
+def test_retries_option_keeps_the_files_other_retry_settings(tmp_path: Path, table: str) -> None:
+    config = tmp_path / "httpkit.toml"
+    config.write_text(
+        f"{table}\nretry = {{ total = 5, backoff_factor = 0.25, statuses = [418] }}\n"
+    )
+    url = "http://127.0.0.1:9/"
+    args = _parser().parse_args(["get", url, "--retries", "2", "--config", str(config)])
+    with build_session(args, url) as session:
+        retry = session.get_adapter(url).retry
+    assert isinstance(retry, RetryPolicy)
+    assert (retry.total, retry.backoff_factor, retry.statuses) == (2, 0.25, frozenset({418}))
 
 
 def test_auth_option_sends_basic_credentials_to_the_origin_only(

@@ -9,6 +9,7 @@ arguments do in Python.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import os
@@ -312,8 +313,20 @@ def build_session(args: argparse.Namespace, url: str) -> Session:
         adapter = session.get_adapter(url)
         pattern = getattr(adapter, "pattern", None)
         target = pattern.prefix if pattern is not None else str(origin_of(url))
+        if args.retries is not None:
+            # --retries sets the number of retries and keeps the file's other retry settings
+            overrides["retry"] = _with_total(getattr(adapter, "retry", None), args.retries)
         session.configure(target, **overrides)
     return session
+
+
+def _with_total(retry: object, total: int) -> object:
+    """``retry`` (a ``RetryPolicy`` or ``urllib3.Retry``) with ``total`` retries."""
+    if isinstance(retry, httpkit.RetryPolicy):
+        return dataclasses.replace(retry, total=total)
+    if isinstance(retry, urllib3.util.Retry):
+        return retry.new(total=total)
+    return total
 
 
 # -- showing things without their secrets ------------------------------------------------
