@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 import responses
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import httpkit
 from httpkit import ConfigError, RetryPolicy, Timeouts
@@ -179,3 +181,61 @@ def test_a_file_that_is_not_utf8_is_a_config_error_naming_the_line(tmp_path: Pat
     path.write_bytes(b'[session]\nuser_agent = "app/1"\n# r\xe9sum\xe9\n')
     with pytest.raises(ConfigError, match=r"httpkit.toml: line 3: not UTF-8 \(byte 0xe9\)"):
         httpkit.Session.from_config(path)
+
+
+# -- one meaning per setting: a keyword and a TOML key of the same name agree ---------------
+
+_seconds = st.one_of(st.integers(1, 10**6), st.floats(0.001, 1e6, allow_nan=False))
+_SETTINGS = {
+    "timeout": st.one_of(_seconds, st.tuples(_seconds, _seconds), st.none()),
+    "retry": st.one_of(st.integers(0, 20), st.just(False)),
+    "deadline": st.one_of(_seconds, st.none()),
+    "max_body": st.one_of(st.integers(1, 10**9), st.none()),
+    "rate_limit": st.one_of(
+        st.builds("{}/{}".format, st.integers(1, 1000), st.sampled_from(["s", "min", "h"])),
+        st.sampled_from(["auto", "5/s+auto"]),
+        st.none(),
+    ),
+    "min_tls": st.sampled_from(["1.2", "1.3"]),
+    "user_agent": st.from_regex(r"[a-z]{1,8}/[0-9]\.[0-9]", fullmatch=True),
+    "raise_for_status": st.booleans(),
+    "cache": st.one_of(st.just(True), st.none()),
+    "pool_maxsize": st.one_of(st.integers(1, 100), st.none()),
+}
+
+
+def _toml_value(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from(sorted(_SETTINGS)).flatmap(lambda k: st.tuples(st.just(k), _SETTINGS[k])))
+def test_a_keyword_and_a_toml_key_of_one_name_mean_the_same(item: tuple[str, Any]) -> None:
+    key, value = item
+    if value is None and key in ("user_agent", "raise_for_status", "min_tls"):
+        return
+    with (
+        httpkit.Session(**{key: value}) as from_python,
+        httpkit.Session.from_config({"session": {key: _toml_value(value)}}) as from_toml,
+    ):
+        assert repr(from_toml.defaults) == repr(from_python.defaults)
+        for attribute in ("headers", "pool_maxsize", "raise_for_status"):
+            assert getattr(from_toml, attribute) == getattr(from_python, attribute)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "total": st.integers(0, 10),
+            "backoff_factor": st.floats(0, 5),
+            "statuses": st.lists(st.sampled_from([429, 500, 502, 503, 504]), unique=True),
+            "retry_after_max": st.floats(1, 600),
+            "idempotency_key": st.booleans(),
+        },
+    )
+)
+def test_a_retry_table_is_the_retry_policy_of_the_same_fields(fields: dict[str, Any]) -> None:
+    with httpkit.Session.from_config({"session": {"retry": fields}}) as session:
+        assert session.defaults.retry == RetryPolicy(**fields)
