@@ -651,9 +651,10 @@ class Session(requests.Session):
         One object per pair, so that it is bound to the first origin it is sent to, as
         every auth plugin is, instead of going to every host the session talks to.
         """
+        pair = (pair[0], pair[1])  # a list works as well, as in requests
         kept = getattr(self, "_session_basic", None)
         if kept is None or kept[0] != pair:
-            kept = self._session_basic = (tuple(pair), BasicAuth(*pair))
+            kept = self._session_basic = (pair, BasicAuth(*pair))
         return kept[1]
 
     def _scope_session_headers(self, prepared: PreparedRequest, request: Request) -> None:
@@ -735,15 +736,7 @@ class Session(requests.Session):
         """
         call = _call.current()
         if call is None or call.begun:
-            verify, cert = resolve_tls(
-                self.policy_for(url),
-                self.verify,
-                self.cert,
-                self.defaults,
-                verify,
-                cert,
-                trust_env=self.trust_env,
-            )
+            verify, cert = self._tls_for(url, verify, cert)
         # else: request() is about to send; send() resolves them for each hop
         merged: dict[str, Any] = {}
         if self.trust_env:
@@ -799,6 +792,18 @@ class Session(requests.Session):
             response.raise_for_status()
         return response
 
+    def _tls_for(self, url: str, verify: Any, cert: Any) -> tuple[bool | str, Any]:
+        """``verify`` and ``cert`` for ``url``, the call's own first (``None``: unset)."""
+        return resolve_tls(
+            self.policy_for(url),
+            self.verify,
+            self.cert,
+            self.defaults,
+            verify,
+            cert,
+            trust_env=self.trust_env,
+        )
+
     def _send_args(
         self, request: PreparedRequest, kwargs: dict[str, Any], deadline: float | _Unset | None
     ) -> CallArgs:
@@ -811,16 +816,7 @@ class Session(requests.Session):
         """
         verify, cert = kwargs.get("verify"), kwargs.get("cert")
         if verify is not None or cert is not None:
-            url = request.url or ""
-            resolved = resolve_tls(
-                self.policy_for(url),
-                self.verify,
-                self.cert,
-                self.defaults,
-                None,
-                None,
-                trust_env=self.trust_env,
-            )
+            resolved = self._tls_for(request.url or "", None, None)
             verify = None if verify == resolved[0] else verify
             cert = None if cert == resolved[1] else cert
         return CallArgs(
