@@ -11,6 +11,7 @@ A leaf module: it imports nothing of httpkit's, so every other module can use it
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import time
 from datetime import timezone
@@ -59,24 +60,37 @@ class URLParts(NamedTuple):
 def normalize_host(host: str) -> str:
     """Lowercase, drop trailing dots and IDNA-encode a host name the way requests does.
 
-    IP literals (IPv6 without brackets) and ASCII names are only lowercased.
+    ASCII names are only lowercased; IPv6 literals (without brackets) take their one
+    canonical spelling (RFC 5952), so that every spelling of an address is one origin.
 
     >>> normalize_host("Bücher.Example.")
     'xn--bcher-kva.example'
     >>> normalize_host("2001:DB8::1"), normalize_host("EXAMPLE.com..")
     ('2001:db8::1', 'example.com')
+    >>> normalize_host("0:0:0:0:0:0:0:1"), normalize_host("fe80::1%eth0")
+    ('::1', 'fe80::1%eth0')
     >>> normalize_host("a..bé")
     Traceback (most recent call last):
     ...
     ValueError: invalid international host name 'a..bé': ...
     """
     host = host.rstrip(".").lower()
-    if host.isascii() or ":" in host:
+    if ":" in host:
+        return _canonical_ipv6(host)
+    if host.isascii():
         return host
     try:
         return idna.encode(host, uts46=True).decode("ascii")
     except idna.IDNAError as exc:
         raise ValueError(f"invalid international host name {host!r}: {exc}") from None
+
+
+@lru_cache(maxsize=256)
+def _canonical_ipv6(host: str) -> str:
+    try:
+        return str(ipaddress.IPv6Address(host))
+    except ValueError:
+        return host  # not an address urlsplit would have let through; leave it as given
 
 
 def parse_url(url: str) -> URLParts:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import pytest
 from requests.adapters import HTTPAdapter
 
+import httpkit
 from httpkit import ConfigError, HostConfig, Timeouts
 from httpkit._hosts import HostPattern, MountTable
 from httpkit._http import origin_of, same_origin
+from httpkit._timeouts import UNSET
 
 
 @pytest.mark.parametrize(
@@ -176,3 +178,28 @@ def test_host_config_merges_and_hides_secret_headers() -> None:
         "retry_after_max=120.0, idempotency_key=False), headers={'X-Api-Key': '<redacted>'})"
     )
     assert "s3cret" not in repr(second)
+
+
+@pytest.mark.parametrize(
+    ("target", "same", "other"),
+    [
+        (
+            "https://api.example.com",
+            ["https://API.example.com/x", "https://api.example.com.:443/x"],
+            ["https://api.example.com.evil.test/", "https://api.example.com@evil.test/"],
+        ),
+        ("http://127.0.0.1:8080", ["http://127.0.0.1:8080/a"], ["http://127.0.0.10:8080/"]),
+        ("http://[::1]:8080", ["http://[0:0:0:0:0:0:0:1]:8080/"], ["http://[::2]:8080/"]),
+        ("https://intranet", ["https://INTRANET/x", "https://intranet./"], ["https://intranet.a/"]),
+        ("https://bücher.example", ["https://xn--bcher-kva.example/"], ["https://bucher.example/"]),
+    ],
+)
+def test_policies_match_every_spelling_of_their_origin(
+    target: str, same: list[str], other: list[str]
+) -> None:
+    with httpkit.Session() as s:
+        s.configure(target, timeout=7)
+        assert [s.policy_for(url).timeout for url in same] == [Timeouts(connect=7, read=7)] * len(
+            same
+        )
+        assert [s.policy_for(url).timeout for url in other] == [UNSET] * len(other)

@@ -135,7 +135,7 @@ def test_origin_text(origin: Origin, shown: str) -> None:
         ("http://127.0.0.1/a", "http://127.0.0.1:80/b", True),
         ("https://Example.com./", "https://example.com:443/x", True),
         ("https://bücher.example/", "https://xn--bcher-kva.example/", True),
-        ("http://[::1]/", "http://[0:0:0:0:0:0:0:1]/", False),  # text, not address, equality
+        ("http://[::1]/", "http://[0:0:0:0:0:0:0:1]/", True),  # one address, one origin
         ("http://example.com/", "https://example.com/", False),
         ("https://example.com/", "https://example.com:8443/", False),
         ("https://example.com/", "https://api.example.com/", False),
