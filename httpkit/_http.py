@@ -243,6 +243,29 @@ def has_forbidden_field_char(text: str) -> bool:
     return _FIELD_VALUE_FORBIDDEN_RE.search(text) is not None
 
 
+# -- numbers -----------------------------------------------------------------------------
+
+_DECIMAL_RE: Final = re.compile(r"[0-9]{1,15}(?:\.[0-9]{1,9})?", re.ASCII)
+
+
+def parse_decimal(value: str | None) -> float | None:
+    """A non-negative decimal number a server sent (``RateLimit-Limit: 60``, ``1.5``).
+
+    ASCII digits with an optional fraction, surrounding blanks ignored; anything else
+    (signs, exponents, ``inf``, ``nan``, other scripts' digits, 16 digits or more) is
+    ``None``, as an absent value.
+
+    >>> parse_decimal(" 60 "), parse_decimal("1.5"), parse_decimal("INF"), parse_decimal("1e3")
+    (60.0, 1.5, None, None)
+    >>> parse_decimal("-1"), parse_decimal("\u0663"), parse_decimal("9" * 400), parse_decimal(None)
+    (None, None, None, None)
+    """
+    if value is None:
+        return None
+    text = value.strip(" \t")
+    return float(text) if _DECIMAL_RE.fullmatch(text) else None
+
+
 # -- times -------------------------------------------------------------------------------
 
 #: The largest delta-seconds value: anything larger reads as this (RFC 9111 §1.2.2).

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from httpkit import _clock
 from httpkit._exceptions import ConfigError
-from httpkit._http import origin_of, parse_retry_after
+from httpkit._http import origin_of, parse_decimal, parse_retry_after
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -157,13 +157,10 @@ def check_rate_limit(where: str, value: Any) -> RateLimit | None:
 
 
 def _number(value: str | None) -> float | None:
+    """The first item of a possibly listed header (``60, 60;w=1``), as a decimal."""
     if value is None:
         return None
-    try:
-        number = float(value.strip().split(",")[0].split(";")[0])
-    except ValueError:
-        return None
-    return number if number >= 0 and number == number else None
+    return parse_decimal(value.split(",")[0].split(";")[0])
 
 
 def _reset_seconds(value: float, now: float) -> float:
@@ -175,7 +172,9 @@ def _reset_seconds(value: float, now: float) -> float:
     return value
 
 
-_STRUCTURED: Final = re.compile(r"(?:^|[;,\s])(r|t|remaining|reset|limit|l)\s*=\s*(\d+)")
+_STRUCTURED: Final = re.compile(
+    r"(?:^|[;,\s])(r|t|remaining|reset|limit|l)\s*=\s*([0-9]{1,15})(?![0-9])", re.ASCII
+)
 
 
 def parse_rate_limit_headers(

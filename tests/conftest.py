@@ -6,6 +6,7 @@ import os
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import settings
 import trustme
 
 from tests.integration.servers import ScriptedServer, serve
@@ -16,6 +17,12 @@ collect_ignore = ["typing"]
 
 # The httpkit_clock fixture, as users of httpkit.testing get it.
 pytest_plugins = ["httpkit.testing"]
+
+# In CI, Hypothesis tries the same examples on every run, so that a run fails only for a
+# change; elsewhere it explores new ones each time.
+settings.register_profile("ci", derandomize=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 # This machine (and many CI images) set these; tests that need them set them explicitly.
 _ENVIRONMENT_VARIABLES = (
