@@ -6,8 +6,8 @@ import os
 from collections.abc import Iterator
 
 import pytest
-from hypothesis import settings
 import trustme
+from hypothesis import settings
 
 from tests.integration.servers import ScriptedServer, serve
 from tests.integration.tls_servers import TLSServer, serve_tls, server_context
