@@ -84,7 +84,7 @@ class HostPattern:
             raise ConfigError(f"host target {target!r}: {exc}") from None
         if port is None:
             port = DEFAULT_PORTS.get(scheme)
-        path = parts.path
+        path = parts.path.lower()  # mount prefixes match case-insensitively, as in requests
         if path and not path.endswith("/"):
             path += "/"
         return cls(scheme, host, port, "" if path == "/" else path, wildcard)
@@ -113,6 +113,7 @@ class HostPattern:
             return False
         if not self.path:
             return True
+        path = path.lower()
         return path.startswith(self.path) or path == self.path[:-1]
 
     def matches_url(self, url: str) -> bool:

@@ -83,6 +83,23 @@ def _is_user_password(auth: object) -> TypeGuard[tuple[str, str]]:
     )
 
 
+#: requests' own ``.netrc`` reader, to notice code that replaced it (a test's monkeypatch).
+_REQUESTS_NETRC: Final = requests.utils.get_netrc_auth
+
+
+def _netrc_credentials(url: Any, host: str | None) -> tuple[str, str] | None:
+    """``.netrc`` credentials for ``host``, parsed once per file change.
+
+    Code that replaced ``requests.sessions.get_netrc_auth`` gets its replacement called,
+    as requests would call it.
+    """
+    replaced = getattr(requests.sessions, "get_netrc_auth", _REQUESTS_NETRC)
+    if replaced is not _REQUESTS_NETRC and isinstance(url, str):
+        found = replaced(url)
+        return (found[0], found[1]) if found else None
+    return NETRC.credentials(host)
+
+
 def _copy_request(request: Request) -> Request:
     # A shallow copy, so that applying defaults never changes the caller's Request.
     clone = object.__new__(type(request))
@@ -636,7 +653,7 @@ class Session(requests.Session):
         if request.headers and "Authorization" in CaseInsensitiveDict(request.headers):
             return NO_AUTH
         if self.trust_env and "Authorization" not in self.headers:
-            found = NETRC.credentials(host)
+            found = _netrc_credentials(url, host)
             if found is not None:
                 return BasicAuth(*found)
         if isinstance(url, str) and "@" in url:

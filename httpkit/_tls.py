@@ -413,21 +413,18 @@ def _signature(config: TLSConfig) -> tuple[tuple[int, int, int], ...]:
         try:
             st = os.stat(path)
         except OSError as exc:
-            raise OSError(f"{_missing_file(config, path)} ({exc.strerror})") from exc
+            raise OSError(_missing_file(config, path)) from exc
         signature.append((st.st_mtime_ns, st.st_size, st.st_ino))
     return tuple(signature)
 
 
 def _missing_file(config: TLSConfig, path: str) -> str:
-    """requests' words for a TLS file that is not there, then which setting named it."""
+    """requests' words, to the letter, for a TLS file that is not there."""
     if path == config.cert_file:
         return f"Could not find the TLS certificate file, invalid path: {path}"
     if path == config.key_file:
         return f"Could not find the TLS key file, invalid path: {path}"
-    return (
-        "Could not find a suitable TLS CA certificate bundle, invalid path: "
-        f"{path}; {config.describe_trust()}"
-    )
+    return f"Could not find a suitable TLS CA certificate bundle, invalid path: {path}"
 
 
 @dataclass

@@ -24,6 +24,7 @@ read from ``httpkit._call`` (urllib3 calls these methods with signatures of its 
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import socket
 import ssl
@@ -148,6 +149,16 @@ class _TrailerGuard:
         return self._fp.read1(*args)  # type: ignore[no-any-return]
 
 
+def _close_descriptor(sock: socket.socket) -> None:
+    """Close the socket's descriptor even while a file made from it is still open.
+
+    ``socket.close()`` waits for every ``makefile()`` to close first; the level below
+    closes at once and marks the socket closed, so the file's own close later is harmless.
+    """
+    with contextlib.suppress(OSError):
+        socket.socket.__base__.close(sock)  # type: ignore[union-attr]
+
+
 class HTTPConnection(_connection.HTTPConnection):
     """urllib3's connection with SSRF vetting, deadline registration and a trailer limit."""
 
@@ -193,7 +204,14 @@ class HTTPConnection(_connection.HTTPConnection):
 
     def getresponse(self) -> Any:
         sock = self.sock
-        response: Any = super().getresponse()
+        try:
+            response: Any = super().getresponse()
+        except BaseException:
+            if sock is not None:
+                # A response urllib3 refused (conflicting Content-Length) still holds the
+                # socket through http.client's file; close the descriptor now, not at GC.
+                _close_descriptor(sock)
+            raise
         # The socket of the body: a close-delimited response keeps it after the
         # connection let go of it (the adapter restores a streamed body's read timeout).
         response._httpkit_sock = sock

@@ -18,14 +18,18 @@ and scrubs credentials from the message, once.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, Final, NoReturn
 
 import requests
+from urllib3.exceptions import InvalidHeader as Urllib3InvalidHeader
 from urllib3.exceptions import MaxRetryError, ReadTimeoutError
 
 from httpkit._exceptions import HttpkitError
 from httpkit._redact import scrub_exception, strip_query, url_secrets
 from httpkit._transport.connection import TLSFailure
+
+#: Errors found inside a failure that no other attempt can cure.
+_FINAL: Final = (HttpkitError, TLSFailure, Urllib3InvalidHeader)
 
 if TYPE_CHECKING:
     from requests import PreparedRequest
@@ -58,10 +62,14 @@ def cause(exc: BaseException) -> Exception | None:
 
 
 def is_final(exc: BaseException) -> bool:
-    """Whether no other attempt can cure ``exc``: httpkit's refusals, TLS failures."""
-    return any(isinstance(e, HttpkitError | TLSFailure) for e in _chain(exc)[1:]) or isinstance(
-        exc, HttpkitError
-    )
+    """Whether no other attempt can cure ``exc``.
+
+    httpkit's refusals, TLS failures that will not heal, and a response whose framing is
+    malformed (``Content-Length`` with conflicting values): the server sends it again.
+    """
+    if isinstance(exc, HttpkitError | requests.exceptions.InvalidHeader):
+        return True
+    return any(isinstance(e, _FINAL) for e in _chain(exc)[1:])
 
 
 def caller_error(

@@ -355,3 +355,13 @@ def test_a_method_that_is_not_a_token_is_refused(server: ScriptedServer, method:
     assert isinstance(caught.value, ValueError)  # what requests (http.client) raises
     assert "not an HTTP method name" in str(caught.value)
     assert server.received == []
+
+
+def test_conflicting_content_lengths_are_not_retried() -> None:
+    """A malformed response is what the server sends again: no retry, requests' error."""
+    with raw_server() as raw, httpkit.Session() as s:
+        headers = [("Content-Length", "2"), ("Content-Length", "3")]
+        raw.script("/twice", Answer(headers=headers, body=b"ok", shape="close"))
+        with pytest.raises(requests.exceptions.InvalidHeader, match="Content-Length"):
+            s.get(raw.url("/twice"))
+        assert len(raw.seen) == 1

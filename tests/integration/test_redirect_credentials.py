@@ -265,3 +265,20 @@ def test_session_header_is_bound_only_to_an_origin_that_received_it(
         s.get(server2.url("/session"))
     assert server.requests_to("/policy")[0].headers["Authorization"] == "Bearer policy"
     assert server2.requests_to("/session")[0].headers["Authorization"] == "Bearer session"
+
+
+def test_a_replaced_requests_netrc_reader_is_used(
+    server: ScriptedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Code that replaces requests.sessions.get_netrc_auth sees httpkit call it."""
+    asked: list[str] = []
+
+    def fake_netrc(url: str, raise_errors: bool = False) -> tuple[str, str]:
+        asked.append(url)
+        return ("user", "from-hook")
+
+    monkeypatch.setattr(requests.sessions, "get_netrc_auth", fake_netrc)
+    with httpkit.Session(retry=0) as s:
+        s.get(server.url("/x"))
+    assert asked == [server.url("/x")]
+    assert server.requests_to("/x")[0].headers["Authorization"] == _basic("user", "from-hook")

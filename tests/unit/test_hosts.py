@@ -203,3 +203,12 @@ def test_policies_match_every_spelling_of_their_origin(
             same
         )
         assert [s.policy_for(url).timeout for url in other] == [UNSET] * len(other)
+
+
+def test_mount_prefixes_match_case_insensitively_as_in_requests() -> None:
+    own = HTTPAdapter()
+    with httpkit.Session() as s:
+        s.mount("hTtPs://eXamPle.CoM/MixEd_CAse_PREfix", own)
+        assert s.get_adapter("https://example.com/mixed_case_prefix/x") is own
+        assert s.get_adapter("HTTPS://EXAMPLE.COM/MIXED_CASE_PREFIX") is own
+        assert s.get_adapter("https://example.com/other") is not own
