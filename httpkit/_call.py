@@ -4,7 +4,8 @@ A *call* is what one ``request()``, verb method or ``send()`` asks for: one or m
 (the first request and each redirect it follows), each made of one or more *attempts*
 (retries). :class:`Call` carries everything the call needs from start to end:
 
-* ``args``: the arguments the caller gave explicitly (:class:`CallArgs`), the only ones
+* ``args``: the arguments the caller gave explicitly
+  (:class:`~httpkit._policy.CallArgs`), the only ones
   that travel from hop to hop;
 * ``clock``: the deadline (:class:`~httpkit._deadline.Deadline`), or ``None``;
 * ``hops`` and ``redirect_limit``;
@@ -24,32 +25,13 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, Final, NamedTuple, ParamSpec, TypeVar
+from typing import Any, Final, ParamSpec, TypeVar
 
 from httpkit._deadline import WATCHDOG, Deadline
-from httpkit._timeouts import UNSET, _Unset
-
-if TYPE_CHECKING:
-    from httpkit._policy import Hop
+from httpkit._policy import CallArgs, Hop
 
 P = ParamSpec("P")
 T = TypeVar("T")
-
-
-class CallArgs(NamedTuple):
-    """What the caller set explicitly for one call; ``UNSET`` (or ``None``) where it did not.
-
-    requests merges session attributes and the environment into ``verify``, ``cert`` and
-    ``stream`` before ``send()`` sees them; httpkit keeps the caller's own values apart so
-    that each hop resolves them afresh against its own host policy.
-    """
-
-    timeout: Any = UNSET
-    verify: Any = None
-    cert: Any = None
-    stream: bool | None = None
-    deadline: float | _Unset | None = UNSET
-    auth_headers: frozenset[str] = frozenset()
 
 
 class Call:

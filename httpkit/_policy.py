@@ -47,8 +47,6 @@ if TYPE_CHECKING:
     from requests.adapters import BaseAdapter
     from urllib3.util.retry import Retry
 
-    from httpkit._call import CallArgs
-
 Verify: TypeAlias = "bool | str"
 Cert: TypeAlias = "str | tuple[str, str]"
 
@@ -305,6 +303,22 @@ class Settings:
                 for m in config.middlewares
             ),
         )
+
+
+class CallArgs(NamedTuple):
+    """What the caller set explicitly for one call; ``UNSET`` (or ``None``) where it did not.
+
+    requests merges session attributes and the environment into ``verify``, ``cert`` and
+    ``stream`` before ``send()`` sees them; httpkit keeps the caller's own values apart so
+    that each hop resolves them afresh against its own host policy.
+    """
+
+    timeout: Any = UNSET
+    verify: Any = None
+    cert: Any = None
+    stream: bool | None = None
+    deadline: float | _Unset | None = UNSET
+    auth_headers: frozenset[str] = frozenset()
 
 
 class Hop(NamedTuple):

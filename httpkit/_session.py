@@ -20,7 +20,7 @@ from requests.utils import get_auth_from_url
 
 from httpkit import _call
 from httpkit._bodies import discard_body
-from httpkit._call import Call, CallArgs
+from httpkit._call import Call
 from httpkit._environ import ENVIRONMENT_PROXIES
 from httpkit._exceptions import ConfigError, UnreplayableBody
 from httpkit._hosts import HostPattern, MountTable
@@ -35,6 +35,7 @@ from httpkit._http import (
 from httpkit._middleware import Middleware
 from httpkit._policy import (
     DEFAULT_SESSION_CONFIG,
+    CallArgs,
     HostConfig,
     SessionShared,
     call_deadline,

@@ -24,7 +24,7 @@ import warnings
 import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final, Protocol
 
 import certifi
 import requests
@@ -37,8 +37,22 @@ from httpkit._environ import environ_get
 from httpkit._exceptions import ConfigError
 from httpkit._redact import REDACTED
 
-if TYPE_CHECKING:
-    from httpkit._policy import HostConfig
+
+class TLSLevel(Protocol):
+    """One level TLS settings are taken from: a host policy, or the session's settings.
+
+    ``httpkit._policy.HostConfig`` is one; a field it leaves unset holds ``UNSET``.
+    """
+
+    @property
+    def trust(self) -> object: ...
+    @property
+    def min_tls(self) -> object: ...
+    @property
+    def pins(self) -> object: ...
+    @property
+    def key_password(self) -> object: ...
+
 
 __all__ = [
     "DEFAULT_MIN_TLS",
@@ -303,7 +317,7 @@ def resolve_verify(
     return True
 
 
-def _pick(policy: HostConfig, defaults: HostConfig, name: str) -> Any:
+def _pick(policy: TLSLevel, defaults: TLSLevel, name: str) -> Any:
     value = getattr(policy, name)
     if isinstance(value, str | frozenset | KeyPassword):
         return value
@@ -311,7 +325,7 @@ def _pick(policy: HostConfig, defaults: HostConfig, name: str) -> Any:
     return value if isinstance(value, str | frozenset | KeyPassword) else None
 
 
-def config_for(verify: Any, cert: Any, policy: HostConfig, defaults: HostConfig) -> TLSConfig:
+def config_for(verify: Any, cert: Any, policy: TLSLevel, defaults: TLSLevel) -> TLSConfig:
     """The :class:`TLSConfig` of one request: requests' ``verify``/``cert`` plus the policy.
 
     ``verify=True`` uses the policy's ``trust``, else the session's, else certifi.
@@ -492,14 +506,14 @@ class AdapterTLS:
         self._warned: set[str] = set()
         # (policy, defaults, memo), replaced as one: a memo only ever holds configurations
         # built from its own policy, even while configure() races with requests.
-        self._state: tuple[HostConfig | None, HostConfig | None, dict[Any, TLSConfig]] = (
+        self._state: tuple[TLSLevel | None, TLSLevel | None, dict[Any, TLSConfig]] = (
             None,
             None,
             {},
         )
 
     def context_for(
-        self, verify: Any, cert: Any, policy: HostConfig, defaults: HostConfig
+        self, verify: Any, cert: Any, policy: TLSLevel, defaults: TLSLevel
     ) -> tuple[ssl.SSLContext, TLSConfig]:
         """The shared context for one request's settings."""
         state = self._state

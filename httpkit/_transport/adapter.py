@@ -30,7 +30,7 @@ from urllib3.util.retry import Retry
 
 from httpkit import _call, _clock
 from httpkit._bodies import CappedBody, discard_body, keep_small_body
-from httpkit._call import Call, CallArgs
+from httpkit._call import Call
 from httpkit._deadline import WATCHDOG, Deadline
 from httpkit._exceptions import (
     BlockedAddress,
@@ -43,6 +43,7 @@ from httpkit._http import has_forbidden_field_char, parse_retry_after, split_url
 from httpkit._middleware import MAX_SENDS, Middleware, Send, middleware_name
 from httpkit._policy import (
     DEFAULT_SESSION_CONFIG,
+    CallArgs,
     Hop,
     HostConfig,
     SessionShared,
