@@ -24,10 +24,13 @@ from pathlib import Path
 
 import pytest
 import trustme
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from httpkit import RetryPolicy
+import httpkit
+from httpkit import RetryPolicy, Timeouts
 from httpkit.cli import _parser, main
-from httpkit.cli._request import build_session
+from httpkit.cli._request import build_call, build_session
 from tests.integration.digest_server import DigestConfig, digest_server
 from tests.integration.raw import SHAPES, Answer, raw_server
 from tests.integration.servers import Reply, ScriptedServer
@@ -465,3 +468,52 @@ def test_script_untrusted_certificate_exits_8(ca: trustme.CA) -> None:
         assert "pip install 'httpkit[system]'" in system.stderr
     else:
         assert system.returncode == 8  # a private CA is not in the operating system's store
+
+
+# -- one meaning per setting: a CLI flag, a keyword argument and a TOML key agree ----------
+
+_decimal_text = st.one_of(
+    st.integers(1, 10**6).map(str),
+    st.builds("{}.{}".format, st.integers(0, 9999), st.integers(1, 999)),
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(deadline=_decimal_text, retries=st.integers(0, 20), table=st.booleans())
+def test_cli_flags_mean_what_keywords_and_toml_keys_mean(
+    deadline: str, retries: int, table: bool
+) -> None:
+    url = "http://127.0.0.1:9/"
+    argv = ["get", url, "--deadline", deadline, "--retries", str(retries)]
+    with build_session(_parser().parse_args(argv), url) as from_flags:
+        flags = from_flags.get_adapter(url)
+    with httpkit.Session(deadline=float(deadline), retry=retries) as from_python:
+        python = from_python.get_adapter(url)
+    settings_table = {"deadline": float(deadline), "retry": retries}
+    document = {"hosts": {url[:-1]: settings_table}} if table else {"session": settings_table}
+    with httpkit.Session.from_config(document) as from_toml:
+        toml = from_toml.get_adapter(url)
+    for adapter in (flags, toml):
+        assert adapter.deadline == python.deadline  # type: ignore[attr-defined]
+        assert adapter.retry == python.retry  # type: ignore[attr-defined]
+
+
+@settings(max_examples=40, deadline=None)
+@given(connect=_decimal_text, read=_decimal_text)
+def test_cli_timeout_means_what_a_timeout_argument_means(connect: str, read: str) -> None:
+    url = "http://127.0.0.1:9/"
+    for text, value in (
+        (connect, float(connect)),
+        (f"{connect},{read}", (float(connect), float(read))),
+    ):
+        call = build_call(_parser().parse_args(["get", url, "--timeout", text]), None)
+        assert Timeouts.coerce(call.kwargs["timeout"]) == Timeouts.coerce(value)
+
+
+@pytest.mark.parametrize("text", ["1e3", "inf", "nan", "-1", "\u0663", "²", "1.5.2", ""])
+def test_cli_numbers_are_ascii_decimals(text: str, capsys: pytest.CaptureFixture[str]) -> None:
+    for flag in ("--deadline", "--timeout", "--retries"):
+        with pytest.raises(SystemExit) as exited:
+            _parser().parse_args(["get", "http://127.0.0.1:9/", flag, text])
+        assert exited.value.code == 2
+        assert "expected" in capsys.readouterr().err

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import math
 import os
 import shutil
 import sys
@@ -28,7 +27,7 @@ from requests.auth import AuthBase
 
 import httpkit
 from httpkit._exceptions import ConfigError
-from httpkit._http import has_forbidden_field_char, is_token, origin_of
+from httpkit._http import has_forbidden_field_char, is_token, origin_of, parse_decimal
 from httpkit._redact import REDACTED, SECRET_PARAMETER, redact_url, sensitive_names
 from httpkit._redirects import auth_header_names
 from httpkit._transport.adapter import bounded_body
@@ -87,11 +86,10 @@ class CliConfigError(Exception):
 
 
 def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
-    if not math.isfinite(value) or value <= 0:
+    value = parse_decimal(text)
+    if value is None:
+        raise argparse.ArgumentTypeError(f"expected seconds such as 5 or 2.5, got {text!r}")
+    if value <= 0:
         raise argparse.ArgumentTypeError(f"expected seconds > 0, got {text!r}")
     return value
 
@@ -104,9 +102,10 @@ def _timeout(text: str) -> float | tuple[float, float]:
 
 
 def _retries(text: str) -> int:
-    if not text.isdigit():
+    value = parse_decimal(text)
+    if value is None or not value.is_integer() or "." in text:
         raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
-    return int(text)
+    return int(value)
 
 
 def add_request_options(parser: argparse.ArgumentParser) -> None:
