@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +11,7 @@ import pytest
 import requests
 
 import httpkit
-from tests.integration.servers import Reply, ScriptedServer
+from tests.integration.servers import Reply, ScriptedServer, serve
 
 REDIRECTS = [301, 302, 303, 307, 308]
 SECRET = "s3cret-value"
@@ -282,3 +282,46 @@ def test_a_replaced_requests_netrc_reader_is_used(
         s.get(server.url("/x"))
     assert asked == [server.url("/x")]
     assert server.requests_to("/x")[0].headers["Authorization"] == _basic("user", "from-hook")
+
+
+@pytest.fixture
+def server6() -> Iterator[ScriptedServer]:
+    with serve("::1") as state:
+        yield state
+
+
+SPELLINGS = {
+    "canonical": lambda port: f"http://[::1]:{port}",
+    "long": lambda port: f"http://[0:0:0:0:0:0:0:1]:{port}",
+    "upper-scheme": lambda port: f"HTTP://[::1]:{port}",
+}
+
+
+@pytest.mark.parametrize("name", ["Authorization", "authorization", "X-API-KEY"])
+@pytest.mark.parametrize("spelling", list(SPELLINGS))
+def test_credentials_bind_to_an_origin_in_every_spelling(
+    name: str, spelling: str, server6: ScriptedServer, server: ScriptedServer
+) -> None:
+    """One origin however its URL is spelled; another host or port never gets them."""
+    canonical, spelled = SPELLINGS["canonical"](server6.port), SPELLINGS[spelling](server6.port)
+    plugin = httpkit.BasicAuth("alice", "pw")
+    with httpkit.Session(retry=0) as s:
+        s.headers[name] = "s3cret-session"
+        s.get(canonical + "/first")  # binds the session header to [::1]
+        s.get(spelled + "/again")
+        s.get(server.url("/other"))
+        s.get(spelled + "/plugin-first", auth=plugin)  # binds the plugin to [::1]
+        s.get(canonical + "/plugin-again", auth=plugin)
+        s.get(server.url("/plugin-other"), auth=plugin)
+
+    def header(state: ScriptedServer, path: str, wanted: str) -> str | None:
+        (seen,) = state.requests_to(path)
+        return {k.lower(): v for k, v in seen.headers.items()}.get(wanted.lower())
+
+    assert header(server6, "/first", name) == "s3cret-session"
+    assert header(server6, "/again", name) == "s3cret-session"
+    assert header(server, "/other", name) is None
+    assert header(server6, "/plugin-first", "Authorization") == _basic("alice", "pw")
+    assert header(server6, "/plugin-again", "Authorization") == _basic("alice", "pw")
+    assert header(server, "/plugin-other", "Authorization") is None
+    assert header(server, "/plugin-other", name) is None
