@@ -243,6 +243,43 @@ def has_forbidden_field_char(text: str) -> bool:
     return _FIELD_VALUE_FORBIDDEN_RE.search(text) is not None
 
 
+# -- lists of directives -----------------------------------------------------------------
+
+#: One element of a comma-separated list, commas inside quoted strings kept.
+_LIST_ELEMENT_RE: Final = re.compile(r'(?:[^,"]|"(?:[^"\\]|\\.)*"?)+')
+_DIRECTIVE_RE: Final = re.compile(
+    rf'[ \t]*({TOKEN_PATTERN})[ \t]*(?:=[ \t]*({TOKEN_PATTERN}|"(?:[^"\\]|\\.)*"))?[ \t]*',
+    re.ASCII,
+)
+_QUOTED_PAIR_RE: Final = re.compile(r"\\(.)")
+
+
+def parse_cache_control(value: str | None) -> dict[str, str | None]:
+    """Directives of a ``Cache-Control`` value (RFC 9111 §5.2): names lowercased, quotes removed.
+
+    Each directive is a token, with an optional ``=`` and a token or a quoted string;
+    one that is not (``max-age=6 0``, non-ASCII) is ignored, as RFC 9111 asks of
+    directives a cache does not understand. The first of two directives of one name wins.
+
+    >>> parse_cache_control('max-age=60, No-Cache, private="Set-Cookie, Date"')
+    {'max-age': '60', 'no-cache': None, 'private': 'Set-Cookie, Date'}
+    >>> parse_cache_control("max-age=6 0, no-störe, , public")
+    {'public': None}
+    """
+    directives: dict[str, str | None] = {}
+    if not value:
+        return directives
+    for element in _LIST_ELEMENT_RE.findall(value):
+        match = _DIRECTIVE_RE.fullmatch(element)
+        if match is None:
+            continue
+        name, argument = match.group(1).lower(), match.group(2)
+        if argument is not None and argument.startswith('"'):
+            argument = _QUOTED_PAIR_RE.sub(r"\1", argument[1:-1])
+        directives.setdefault(name, argument)
+    return directives
+
+
 # -- numbers -----------------------------------------------------------------------------
 
 _DECIMAL_RE: Final = re.compile(r"[0-9]{1,15}(?:\.[0-9]{1,9})?", re.ASCII)

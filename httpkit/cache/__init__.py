@@ -23,13 +23,13 @@ in ``docs/caching.md``.
 
 from __future__ import annotations
 
+from httpkit._http import parse_cache_control
 from httpkit.cache._rules import (
     CACHEABLE_METHODS,
     CACHEABLE_STATUSES,
     UNSAFE_METHODS,
     freshness_lifetime,
     initial_age,
-    parse_cache_control,
 )
 from httpkit.cache._step import CacheMiddleware, credential_values
 from httpkit.cache._stores import CacheStore, Entry, MemoryCache, SQLiteCache, check_cache

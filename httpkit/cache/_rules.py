@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Mapping
 from typing import Final
@@ -16,28 +15,6 @@ CACHEABLE_METHODS: Final = frozenset({"GET", "HEAD"})
 CACHEABLE_STATUSES: Final = frozenset({200, 203, 204, 300, 301, 308, 404, 405, 410, 414, 501})
 #: Methods whose success invalidates what is stored for the URL (RFC 9111 §4.4).
 UNSAFE_METHODS: Final = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-_TOKEN: Final = re.compile(r'\s*([^=,\s]+)\s*(?:=\s*("(?:[^"\\]|\\.)*"|[^,]*))?\s*(?:,|$)')
-
-
-def parse_cache_control(value: str | None) -> dict[str, str | None]:
-    """Directives of a ``Cache-Control`` value, names lowercased, quotes removed.
-
-    >>> parse_cache_control('max-age=60, No-Cache, private="Set-Cookie"')
-    {'max-age': '60', 'no-cache': None, 'private': 'Set-Cookie'}
-    """
-    directives: dict[str, str | None] = {}
-    if not value:
-        return directives
-    for match in _TOKEN.finditer(value):
-        name, argument = match.group(1), match.group(2)
-        if not name:
-            continue
-        if argument is not None:
-            argument = argument.strip()
-            if argument.startswith('"') and argument.endswith('"') and len(argument) >= 2:
-                argument = argument[1:-1]
-        directives.setdefault(name.lower(), argument)
-    return directives
 
 
 def freshness_lifetime(headers: Mapping[str, str], directives: Mapping[str, str | None]) -> float:

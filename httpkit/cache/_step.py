@@ -15,7 +15,7 @@ from requests.utils import get_encoding_from_headers
 
 from httpkit import _clock
 from httpkit._bodies import RawProxy
-from httpkit._http import parse_delta_seconds
+from httpkit._http import parse_cache_control, parse_delta_seconds
 from httpkit._redact import SECRET_PARAMETER, SENSITIVE_HEADERS, is_secret_header
 from httpkit._retry import RetryHistory
 from httpkit.cache._rules import (
@@ -24,7 +24,6 @@ from httpkit.cache._rules import (
     UNSAFE_METHODS,
     freshness_lifetime,
     initial_age,
-    parse_cache_control,
 )
 from httpkit.cache._stores import CacheStore, Entry
 
