@@ -505,7 +505,7 @@ class Session(requests.Session):
             if bound is not None:
                 request.cookies = bound
             bind_jar_cookies(self.cookies, host)
-        if _is_user_password(request.auth):
+        if request.auth is not None and _is_user_password(request.auth):
             request.auth = BasicAuth(*request.auth)  # UTF-8, bound to this request's origin
         if request.auth is None:
             if not isinstance(policy.auth, _Unset):
@@ -678,12 +678,12 @@ class Session(requests.Session):
     def _scope_session_headers(self, prepared: PreparedRequest, request: Request) -> None:
         """Drop session-level credential headers that belong to another origin."""
         own = {name.lower() for name in request.headers} if request.headers else ()
-        for name, value in self.headers.items():
+        for name in self.headers:
             key = name.lower()
             if key not in self.sensitive_headers or key in own:
                 continue
             sent = prepared.headers.get(name)
-            if sent is None or sent != value:
+            if sent is None or sent != self.headers[name]:
                 continue  # not the session's value: an auth plugin or a policy replaced it
             if not self._header_binding.permits(name, prepared.url or ""):
                 del prepared.headers[name]
