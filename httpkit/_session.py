@@ -741,20 +741,22 @@ class Session(requests.Session):
     ) -> dict[str, Any]:
         """Merge call, host policy, session and environment settings.
 
-        Precedence: the call's argument > the host policy > the session attribute > the
-        environment (only when nothing was set) > the default. For ``verify``, a session
-        attribute left at ``True`` counts as unset, so ``REQUESTS_CA_BUNDLE`` applies, as
-        in requests; an explicit ``verify=True`` on the call or the policy does not let
-        the environment override it (requests #3829). ``trust`` (policy or session) counts
-        as set: the environment (``REQUESTS_CA_BUNDLE``, ``CURL_CA_BUNDLE``,
-        ``SSL_CERT_FILE``) is read only when no level set ``verify`` or ``trust``.
+        Precedence: the ``verify``/``cert`` given here > the host policy > the session
+        attribute > the environment (only when nothing was set) > the default. As in
+        requests, ``verify=True`` given here means "the default", so
+        ``REQUESTS_CA_BUNDLE`` may apply; ``verify=True`` given to ``get()``,
+        ``request()`` or ``send()`` is the call's own and the environment never overrides
+        it (requests #3829), nor a host policy's ``verify=True``. A session attribute left
+        at ``True`` counts as unset. ``trust`` (policy or session) counts as set: the
+        environment (``REQUESTS_CA_BUNDLE``, ``CURL_CA_BUNDLE``, ``SSL_CERT_FILE``) is read
+        only when no level set ``verify`` or ``trust``.
 
         Proxy variables are read from the environment through a per-environment cache;
         ``session.proxies`` beats the environment.
         """
         call = _call.current()
         if call is None or call.begun:
-            verify, cert = self._tls_for(url, verify, cert)
+            verify, cert = self._tls_for(url, None if verify is True else verify, cert)
         # else: request() is about to send; send() resolves them for each hop
         merged: dict[str, Any] = {}
         if self.trust_env:

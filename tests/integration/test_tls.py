@@ -144,6 +144,42 @@ def test_explicit_verify_path_beats_the_environment(
         assert s.get(server.url()).status_code == 200
 
 
+def _send_verify_true(s: httpkit.Session, url: str, path: str) -> requests.Response:
+    if path == "get":
+        return s.get(url, verify=True)
+    if path == "request":
+        return s.request("GET", url, verify=True)
+    return s.send(s.prepare_request(requests.Request("GET", url)), verify=True)
+
+
+@pytest.mark.parametrize("path", ["get", "request", "send"])
+def test_explicit_verify_true_never_takes_the_environment_ca(
+    server: TLSServer, ca_path: str, monkeypatch: pytest.MonkeyPatch, path: str
+) -> None:
+    """requests #3829: a call's own ``verify=True`` means the default CA (certifi here).
+
+    The environment names the CA that would let the handshake succeed.
+    """
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", ca_path)
+    with httpkit.Session() as s:
+        with pytest.raises(requests.exceptions.SSLError, match=r"unknown CA|unable to get"):
+            _send_verify_true(s, server.url(), path)
+        assert s.get(server.url()).status_code == 200  # unset: the environment applies
+
+
+def test_merged_environment_settings_keep_requests_meaning(
+    server: TLSServer, ca_path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``merge_environment_settings(verify=True)`` is requests' "the default": the env applies."""
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", ca_path)
+    with httpkit.Session() as s:
+        url = server.url()
+        settings = s.merge_environment_settings(url, {}, None, True, None)
+        assert settings["verify"] == ca_path
+        prepared = s.prepare_request(requests.Request("GET", url))
+        assert s.send(prepared, **settings).status_code == 200
+
+
 # -- certificate failures ----------------------------------------------------------------
 
 

@@ -345,8 +345,32 @@ def test_verify_precedence_with_environment_set(
     s.trust_env = trust_env
     if policy_verify is not None:
         s.configure("https://api.example.com", verify=policy_verify)
-    merged = s.merge_environment_settings(URL, {}, None, call_verify, None)
-    assert merged["verify"] == expected
+    assert s._tls_for(URL, call_verify, None)[0] == expected
+    if call_verify is not True:  # merge_environment_settings() reads True as requests does
+        assert s.merge_environment_settings(URL, {}, None, call_verify, None)["verify"] == expected
+
+
+@pytest.mark.parametrize(
+    ("environment", "expected"),
+    [
+        ({}, True),
+        ({"REQUESTS_CA_BUNDLE": "/some/path"}, "/some/path"),
+        ({"CURL_CA_BUNDLE": "/curl/path"}, "/curl/path"),
+        ({"REQUESTS_CA_BUNDLE": "", "CURL_CA_BUNDLE": "/curl/path"}, "/curl/path"),
+        ({"SSL_CERT_FILE": "/ssl/path"}, "/ssl/path"),
+    ],
+)
+def test_merge_environment_settings_reads_verify_true_as_the_default(
+    monkeypatch: pytest.MonkeyPatch, environment: dict[str, str], expected: Any
+) -> None:
+    """requests' contract for the function itself; a call's own verify=True is another matter."""
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    s = httpkit.Session()
+    assert s.merge_environment_settings(URL, {}, False, True, None)["verify"] == expected
+    assert s._tls_for(URL, True, None)[0] is True  # get(url, verify=True): never the environment
+    s.trust_env = False
+    assert s.merge_environment_settings(URL, {}, False, True, None)["verify"] is True
 
 
 def test_cert_precedence(mocked: Any) -> None:

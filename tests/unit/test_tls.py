@@ -36,11 +36,11 @@ def ca_file(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 def _effective(session: httpkit.Session, verify: Any = None, url: str = URL) -> TLSConfig:
-    """What the adapter builds a context from, after the session merged the settings."""
-    merged = session.merge_environment_settings(url, {}, None, verify, None)
+    """What the adapter builds a context from for a call given ``verify=verify``."""
+    verify, cert = session._tls_for(url, verify, None)
     adapter = session.get_adapter(url)
     assert isinstance(adapter, httpkit.HostAdapter)
-    return config_for(merged["verify"], merged["cert"], adapter.policy, adapter.defaults)
+    return config_for(verify, cert, adapter.policy, adapter.defaults)
 
 
 # -- precedence --------------------------------------------------------------------------------
