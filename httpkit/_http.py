@@ -5,6 +5,8 @@ A leaf module: it imports nothing of httpkit's, so every other module can use it
 - URLs: :func:`origin_of` and :func:`split_url` share one parser, :func:`parse_url`.
 - Tokens (RFC 9110 §5.6.2): method names, header names and auth schemes are tokens.
 - Field values (RFC 9110 §5.5): no control character other than HTAB.
+- Lists (RFC 9110 §5.6.1): ``Cache-Control`` directives and ``*-Authenticate``
+  challenges, split by :func:`split_list`.
 - Times: HTTP-dates (RFC 9110 §5.6.7), delta-seconds (RFC 9111 §1.2.2) and
   ``Retry-After`` (RFC 9110 §10.2.3).
 """
@@ -243,15 +245,68 @@ def has_forbidden_field_char(text: str) -> bool:
     return _FIELD_VALUE_FORBIDDEN_RE.search(text) is not None
 
 
-# -- lists of directives -----------------------------------------------------------------
+# -- lists, directives and challenges ---------------------------------------------------
 
-#: One element of a comma-separated list, commas inside quoted strings kept.
-_LIST_ELEMENT_RE: Final = re.compile(r'(?:[^,"]|"(?:[^"\\]|\\.)*"?)+')
+#: A quoted-string (RFC 9110 §5.6.4) as a regular expression fragment.
+QUOTED_STRING_PATTERN: Final = r'"(?:[^"\\]|\\.)*"'
+#: A token68 (RFC 9110 §11.2): base64 and its URL-safe form, padding included.
+_TOKEN68_PATTERN: Final = r"[A-Za-z0-9\-._~+/]+=*"
 _DIRECTIVE_RE: Final = re.compile(
-    rf'[ \t]*({TOKEN_PATTERN})[ \t]*(?:=[ \t]*({TOKEN_PATTERN}|"(?:[^"\\]|\\.)*"))?[ \t]*',
-    re.ASCII,
+    rf"[ \t]*({TOKEN_PATTERN})[ \t]*(?:=[ \t]*({TOKEN_PATTERN}|{QUOTED_STRING_PATTERN}))?[ \t]*",
+    re.ASCII | re.DOTALL,
 )
-_QUOTED_PAIR_RE: Final = re.compile(r"\\(.)")
+# A parameter's value may also be a token68: servers send base64 nonces unquoted, padding too.
+_AUTH_PARAM_RE: Final = re.compile(
+    rf"({TOKEN_PATTERN})\s*=\s*({TOKEN_PATTERN}|{_TOKEN68_PATTERN}|{QUOTED_STRING_PATTERN})",
+    re.ASCII | re.DOTALL,
+)
+# A scheme, then nothing or something that is not "=" (that would be a parameter: "a = b").
+_AUTH_SCHEME_RE: Final = re.compile(rf"({TOKEN_PATTERN})(?:\s+([^\s=].*))?", re.ASCII | re.DOTALL)
+_TOKEN68_RE: Final = re.compile(_TOKEN68_PATTERN, re.ASCII)
+_QUOTED_PAIR_RE: Final = re.compile(r"\\(.)", re.DOTALL)
+_UNTERMINATED: Final = "the challenge has an unterminated quoted-string (broken quoting)"
+
+
+def split_list(value: str) -> tuple[list[str], bool]:
+    """Split a list-valued header on the commas that are not inside a quoted-string.
+
+    Returns:
+        The items, unstripped and empty ones kept, and whether the last one ends inside
+        an unterminated quoted-string.
+
+    >>> split_list('a, b="c, d", e="f')
+    (['a', ' b="c, d"', ' e="f'], True)
+    """
+    items: list[str] = []
+    start = 0
+    i = 0
+    quoted = False
+    while i < len(value):
+        char = value[i]
+        if quoted:
+            if char == "\\":
+                i += 1
+            elif char == '"':
+                quoted = False
+        elif char == '"':
+            quoted = True
+        elif char == ",":
+            items.append(value[start:i])
+            start = i + 1
+        i += 1
+    items.append(value[start:])
+    return items, quoted
+
+
+def unquote(value: str) -> str:
+    """The text of a quoted-string, quoted-pairs resolved; any other value as it is.
+
+    >>> unquote('"a \\\\"b\\\\" c"'), unquote("token")
+    ('a "b" c', 'token')
+    """
+    if value.startswith('"'):
+        return _QUOTED_PAIR_RE.sub(r"\1", value[1:-1])
+    return value
 
 
 def parse_cache_control(value: str | None) -> dict[str, str | None]:
@@ -269,15 +324,98 @@ def parse_cache_control(value: str | None) -> dict[str, str | None]:
     directives: dict[str, str | None] = {}
     if not value:
         return directives
-    for element in _LIST_ELEMENT_RE.findall(value):
+    for element in split_list(value)[0]:
         match = _DIRECTIVE_RE.fullmatch(element)
         if match is None:
             continue
-        name, argument = match.group(1).lower(), match.group(2)
-        if argument is not None and argument.startswith('"'):
-            argument = _QUOTED_PAIR_RE.sub(r"\1", argument[1:-1])
-        directives.setdefault(name, argument)
+        argument = match.group(2)
+        directives.setdefault(
+            match.group(1).lower(), None if argument is None else unquote(argument)
+        )
     return directives
+
+
+class Challenge(NamedTuple):
+    """One challenge of an ``*-Authenticate`` header: a scheme and its parameters."""
+
+    scheme: str  # lowercased; "" for text before the first scheme
+    params: dict[str, str]  # names lowercased, quoted values unescaped
+    token68: str | None
+    error: str | None = None  # the first way the challenge breaks the grammar, if any
+
+
+def parse_challenges(value: str) -> list[Challenge]:
+    """Parse an ``*-Authenticate`` value that may hold several challenges (RFC 9110 §11.6.1).
+
+    requests joins repeated header fields with ``", "``, so challenges and their
+    parameters are told apart by shape: ``scheme [param]`` starts a challenge,
+    ``name=value`` continues one. A value is a token, a token68 or a quoted-string.
+
+    >>> parse_challenges('Basic realm="a", Digest realm="b, c", nonce=bg==')[1].params
+    {'realm': 'b, c', 'nonce': 'bg=='}
+
+    Nothing raises: a challenge that breaks the grammar (broken quoting, a duplicated
+    parameter, text that is neither a parameter nor a scheme, non-ASCII outside a
+    quoted-string) is returned with ``error`` naming the first problem, so that the
+    challenges of other schemes can be ignored. Parameters before any scheme make a
+    challenge with the scheme ``""`` and an error.
+
+    >>> parse_challenges('Digest realm="r", realm="s"')[0].error
+    "the digest challenge repeats the parameter 'realm'"
+    """
+    challenges: list[Challenge] = []
+    items, unterminated = split_list(value)
+    for index, raw in enumerate(items):
+        item = raw.strip()
+        if not item:
+            continue
+        if unterminated and index == len(items) - 1:
+            start = _AUTH_SCHEME_RE.fullmatch(item)
+            if start:
+                challenges.append(Challenge(start.group(1).lower(), {}, None))
+            _fail(challenges, _UNTERMINATED)
+            continue
+        param = _AUTH_PARAM_RE.fullmatch(item)
+        if param is None:
+            start = _AUTH_SCHEME_RE.fullmatch(item)
+            if start is None:
+                _fail(challenges, f"cannot parse the challenge near {item[:40]!r}")
+                continue
+            challenges.append(Challenge(start.group(1).lower(), {}, None))
+            rest = start.group(2)
+            if rest is None:
+                continue
+            param = _AUTH_PARAM_RE.fullmatch(rest)
+            if param is None:
+                if _TOKEN68_RE.fullmatch(rest):
+                    challenges[-1] = challenges[-1]._replace(token68=rest)
+                else:
+                    _fail(challenges, f"cannot parse the challenge near {rest[:40]!r}")
+                continue
+        if not challenges:
+            _fail(challenges, "the challenge starts with a parameter instead of a scheme")
+        else:
+            _add_param(challenges, param.group(1), param.group(2))
+    return challenges
+
+
+def _fail(challenges: list[Challenge], problem: str) -> None:
+    """Record ``problem`` on the challenge being parsed, unless it already has one."""
+    if not challenges:
+        challenges.append(Challenge("", {}, None))
+    if challenges[-1].error is None:
+        challenges[-1] = challenges[-1]._replace(error=problem)
+
+
+def _add_param(challenges: list[Challenge], name: str, value: str) -> None:
+    challenge = challenges[-1]
+    key = name.lower()
+    if challenge.token68 is not None:
+        _fail(challenges, f"the {challenge.scheme} challenge mixes a token68 with parameters")
+    elif key in challenge.params:
+        _fail(challenges, f"the {challenge.scheme} challenge repeats the parameter {key!r}")
+    else:
+        challenge.params[key] = unquote(value)
 
 
 # -- numbers -----------------------------------------------------------------------------

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
-import re
 import secrets
 import threading
 from collections.abc import Callable
@@ -13,7 +12,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final, NamedTuple
 from urllib.parse import quote
 
 from httpkit._exceptions import AuthError
-from httpkit._http import TOKEN_PATTERN, has_forbidden_field_char, origin_of
+from httpkit._http import Challenge, has_forbidden_field_char, origin_of, parse_challenges
 from httpkit.auth._base import OriginBoundAuth, replayable_or_raise, resend
 
 if TYPE_CHECKING:
@@ -27,18 +26,6 @@ log = logging.getLogger(__name__)
 MAX_CHALLENGE_LENGTH: Final = 16 * 1024
 #: Re-sends one request may cause: a proxy and an origin challenge, each maybe stale once.
 MAX_ROUNDS: Final = 4
-
-_QUOTED: Final = r'"(?:[^"\\]|\\.)*"'
-_TOKEN68: Final = r"[A-Za-z0-9\-._~+/]+=*"
-# A parameter's value may also be a token68: servers send base64 nonces unquoted, padding too.
-_PARAM_RE: Final = re.compile(
-    rf"^({TOKEN_PATTERN})\s*=\s*({TOKEN_PATTERN}|{_TOKEN68}|{_QUOTED})$", re.DOTALL
-)
-# A scheme, then nothing or something that is not "=" (that would be a parameter: "a = b").
-_SCHEME_RE: Final = re.compile(rf"^({TOKEN_PATTERN})(?:\s+([^\s=].*))?$", re.DOTALL)
-_TOKEN68_RE: Final = re.compile(rf"^{_TOKEN68}$")
-_UNTERMINATED: Final = "the challenge has an unterminated quoted-string (broken quoting)"
-_UNESCAPE_RE: Final = re.compile(r"\\(.)", re.DOTALL)
 
 
 class _Algorithm(NamedTuple):
@@ -66,15 +53,6 @@ _HEADERS: Final[dict[str, tuple[str, str, str]]] = {
     _WWW: ("WWW-Authenticate", "Authorization", "Authentication-Info"),
     _PROXY: ("Proxy-Authenticate", "Proxy-Authorization", "Proxy-Authentication-Info"),
 }
-
-
-class _Challenge(NamedTuple):
-    """One challenge of an ``*-Authenticate`` header: a scheme and its parameters."""
-
-    scheme: str  # lowercased; "" for text before the first scheme
-    params: dict[str, str]  # names lowercased, quoted values unescaped
-    token68: str | None
-    error: str | None = None  # the first way the challenge breaks the grammar, if any
 
 
 class _DigestChallenge(NamedTuple):
@@ -107,110 +85,7 @@ def _new_cnonce() -> str:
 # -- parsing ---------------------------------------------------------------------------
 
 
-def _split_list(value: str) -> tuple[list[str], bool]:
-    """Split a header value on the commas that are not inside a quoted-string.
-
-    Returns:
-        The items, and whether the last one ends inside an unterminated quoted-string.
-    """
-    items: list[str] = []
-    start = 0
-    i = 0
-    quoted = False
-    while i < len(value):
-        char = value[i]
-        if quoted:
-            if char == "\\":
-                i += 1
-            elif char == '"':
-                quoted = False
-        elif char == '"':
-            quoted = True
-        elif char == ",":
-            items.append(value[start:i])
-            start = i + 1
-        i += 1
-    items.append(value[start:])
-    return items, quoted
-
-
-def _unquote(value: str) -> str:
-    if value.startswith('"'):
-        return _UNESCAPE_RE.sub(r"\1", value[1:-1])
-    return value
-
-
-def parse_challenges(value: str) -> list[_Challenge]:
-    """Parse an ``*-Authenticate`` value that may hold several challenges (RFC 9110 11.6.1).
-
-    requests joins repeated header fields with ``", "``, so challenges and their
-    parameters are told apart by shape: ``scheme [param]`` starts a challenge,
-    ``name=value`` continues one. A value is a token, a token68 or a quoted-string.
-
-    >>> parse_challenges('Basic realm="a", Digest realm="b, c", nonce=bg==')[1].params
-    {'realm': 'b, c', 'nonce': 'bg=='}
-
-    Nothing raises: a challenge that breaks the grammar (broken quoting, a duplicated
-    parameter, text that is neither a parameter nor a scheme) is returned with ``error``
-    naming the first problem, so that the challenges of other schemes can be ignored.
-    Parameters before any scheme make a challenge with the scheme ``""`` and an error.
-    """
-    challenges: list[_Challenge] = []
-    items, unterminated = _split_list(value)
-    for index, raw in enumerate(items):
-        item = raw.strip()
-        if not item:
-            continue
-        if unterminated and index == len(items) - 1:
-            start = _SCHEME_RE.match(item)
-            if start:
-                challenges.append(_Challenge(start.group(1).lower(), {}, None))
-            _fail(challenges, _UNTERMINATED)
-            continue
-        param = _PARAM_RE.match(item)
-        if param is None:
-            start = _SCHEME_RE.match(item)
-            if start is None:
-                _fail(challenges, f"cannot parse the challenge near {item[:40]!r}")
-                continue
-            challenges.append(_Challenge(start.group(1).lower(), {}, None))
-            rest = start.group(2)
-            if rest is None:
-                continue
-            param = _PARAM_RE.match(rest)
-            if param is None:
-                if _TOKEN68_RE.match(rest):
-                    challenges[-1] = challenges[-1]._replace(token68=rest)
-                else:
-                    _fail(challenges, f"cannot parse the challenge near {rest[:40]!r}")
-                continue
-        if not challenges:
-            _fail(challenges, "the challenge starts with a parameter instead of a scheme")
-        else:
-            _add_param(challenges, param.group(1), param.group(2))
-    return challenges
-
-
-def _fail(challenges: list[_Challenge], problem: str) -> None:
-    """Record ``problem`` on the challenge being parsed, unless it already has one."""
-    if not challenges:
-        challenges.append(_Challenge("", {}, None))
-    if challenges[-1].error is None:
-        challenges[-1] = challenges[-1]._replace(error=problem)
-
-
-def _add_param(challenges: list[_Challenge], name: str, value: str) -> None:
-    challenge = challenges[-1]
-    key = name.lower()
-    if challenge.token68 is not None:
-        _fail(challenges, f"the {challenge.scheme} challenge mixes a token68 with parameters")
-    elif key in challenge.params:
-        _fail(challenges, f"the {challenge.scheme} challenge repeats the parameter {key!r}")
-    else:
-        challenge.params[key] = _unquote(value)
-
-
-def _digest_challenge(challenge: _Challenge) -> _DigestChallenge:
+def _digest_challenge(challenge: Challenge) -> _DigestChallenge:
     """Validate a parsed Digest challenge; raise ``AuthError`` naming what is wrong."""
     params = challenge.params
     if "realm" not in params:

@@ -12,8 +12,9 @@ import requests
 import responses
 
 from httpkit import AuthError
+from httpkit._http import parse_challenges
 from httpkit.auth import DigestAuth
-from httpkit.auth._digest import parse_challenges, select_challenge
+from httpkit.auth._digest import select_challenge
 
 URL = "https://api.example.test/dir/index.html"
 RFC_NONCE = "7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v"

@@ -20,6 +20,7 @@ from httpkit import AuthError, ConfigError, Session
 from httpkit._http import (
     has_forbidden_field_char,
     is_token,
+    parse_challenges,
     parse_delta_seconds,
     parse_http_date,
     parse_retry_after,
@@ -77,6 +78,48 @@ def test_cache_rules_never_raise(control: str, age: str, expires: str, date: str
 def test_rate_limit_headers_never_raise(headers: dict[str, str]) -> None:
     for value in parse_rate_limit_headers(headers, now=1_700_000_000.0):
         assert value is None or math.isfinite(value)
+
+
+_tokens = st.from_regex(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,12}", fullmatch=True)
+#: The text of a quoted-string: any Latin-1 character but the controls (RFC 9110 qdtext).
+_quoted_text = st.text(
+    alphabet=st.characters(min_codepoint=0x20, max_codepoint=0xFF, blacklist_characters="\x7f"),
+    max_size=20,
+)
+
+
+def _quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+@FAST
+@given(
+    st.lists(
+        st.tuples(
+            _tokens.filter(lambda t: "=" not in t),
+            st.dictionaries(_tokens.map(str.lower), _quoted_text, max_size=4),
+        ),
+        min_size=1,
+        max_size=3,
+    )
+)
+def test_challenges_round_trip(challenges: list[tuple[str, dict[str, str]]]) -> None:
+    """Challenges written by the grammar come back as they were written, however joined."""
+    value = ", ".join(
+        scheme + (" " + ", ".join(f"{k}={_quote(v)}" for k, v in params.items()) if params else "")
+        for scheme, params in challenges
+    )
+    parsed = parse_challenges(value)
+    assert [(c.scheme, c.params, c.error) for c in parsed] == [
+        (scheme.lower(), params, None) for scheme, params in challenges
+    ]
+
+
+@FAST
+@given(near)
+def test_challenges_never_raise(value: str) -> None:
+    for challenge in parse_challenges(value):
+        assert challenge.error is None or challenge.error
 
 
 @FAST
