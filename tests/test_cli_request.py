@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import certifi
 import pytest
 import trustme
 from hypothesis import given, settings
@@ -29,6 +30,7 @@ from hypothesis import strategies as st
 
 import httpkit
 from httpkit import RetryPolicy, Timeouts
+from httpkit._tls import config_for
 from httpkit.cli import _parser, main
 from httpkit.cli._request import build_call, build_session
 from tests.integration.digest_server import DigestConfig, digest_server
@@ -478,24 +480,39 @@ _decimal_text = st.one_of(
 )
 
 
+def _ca_of(session: httpkit.Session, url: str) -> str | None:
+    """The CA the session verifies ``url`` against (``None``: verification off)."""
+    adapter = session.get_adapter(url)
+    assert isinstance(adapter, httpkit.HostAdapter)
+    config = config_for(*session._tls_for(url, None, None), adapter.policy, adapter.defaults)
+    return config.ca if config.verify else None
+
+
 @settings(max_examples=40, deadline=None)
-@given(deadline=_decimal_text, retries=st.integers(0, 20), table=st.booleans())
+@given(
+    deadline=_decimal_text,
+    retries=st.integers(0, 20),
+    trust=st.sampled_from(["certifi", certifi.where()]),
+    table=st.booleans(),
+)
 def test_cli_flags_mean_what_keywords_and_toml_keys_mean(
-    deadline: str, retries: int, table: bool
+    deadline: str, retries: int, trust: str, table: bool
 ) -> None:
-    url = "http://127.0.0.1:9/"
-    argv = ["get", url, "--deadline", deadline, "--retries", str(retries)]
-    with build_session(_parser().parse_args(argv), url) as from_flags:
-        flags = from_flags.get_adapter(url)
-    with httpkit.Session(deadline=float(deadline), retry=retries) as from_python:
-        python = from_python.get_adapter(url)
-    settings_table = {"deadline": float(deadline), "retry": retries}
+    url = "https://127.0.0.1:9/"
+    argv = ["get", url, "--deadline", deadline, "--retries", str(retries), "--trust", trust]
+    settings_table = {"deadline": float(deadline), "retry": retries, "trust": trust}
     document = {"hosts": {url[:-1]: settings_table}} if table else {"session": settings_table}
-    with httpkit.Session.from_config(document) as from_toml:
-        toml = from_toml.get_adapter(url)
-    for adapter in (flags, toml):
-        assert adapter.deadline == python.deadline  # type: ignore[attr-defined]
-        assert adapter.retry == python.retry  # type: ignore[attr-defined]
+    with (
+        build_session(_parser().parse_args(argv), url) as from_flags,
+        httpkit.Session(**settings_table) as from_python,  # type: ignore[arg-type]
+        httpkit.Session.from_config(document) as from_toml,
+    ):
+        python = from_python.get_adapter(url)
+        for session in (from_flags, from_toml):
+            adapter = session.get_adapter(url)
+            assert adapter.deadline == python.deadline  # type: ignore[attr-defined]
+            assert adapter.retry == python.retry  # type: ignore[attr-defined]
+            assert _ca_of(session, url) == _ca_of(from_python, url) == trust
 
 
 @settings(max_examples=40, deadline=None)

@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import certifi
 import pytest
+import requests
 import responses
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -239,3 +241,100 @@ def test_a_keyword_and_a_toml_key_of_one_name_mean_the_same(item: tuple[str, Any
 def test_a_retry_table_is_the_retry_policy_of_the_same_fields(fields: dict[str, Any]) -> None:
     with httpkit.Session.from_config({"session": {"retry": fields}}) as session:
         assert session.defaults.retry == RetryPolicy(**fields)
+
+
+# -- one meaning per setting: configure() keywords and [hosts] keys agree --------------------
+
+_paths = st.sampled_from(["/etc/ssl/ca.pem", "ca bundle.pem", "C:/certs/ca.pem"])
+_header_names = st.from_regex(r"X-[A-Za-z0-9-]{1,10}", fullmatch=True)
+_header_values = st.text(
+    st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=1, max_size=20
+)
+_pins = st.binary(min_size=32, max_size=32).map(lambda digest: "sha256:" + digest.hex())
+_hosts_ssrf = st.one_of(
+    st.booleans(),
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "allow": st.lists(st.sampled_from(["10.1.0.0/16", "*.corp.example", "::1"])),
+            "deny": st.lists(st.sampled_from(["203.0.113.7", "evil.example"])),
+            "ports": st.lists(st.integers(1, 65535), max_size=3),
+        },
+    ),
+)
+#: key -> (Python value, TOML value) pairs that must mean the same.
+_HOST_SETTINGS = {
+    **{key: strategy.map(lambda v: (v, _toml_value(v))) for key, strategy in _SETTINGS.items()
+       if key not in ("user_agent", "raise_for_status", "pool_maxsize")},
+    "retry": st.one_of(
+        st.integers(0, 20).map(lambda n: (n, n)),
+        st.fixed_dictionaries({}, optional={"total": st.integers(0, 9), "statuses": st.just([503])})
+        .map(lambda fields: (RetryPolicy(**fields), fields)),
+    ),
+    "headers": st.dictionaries(_header_names, _header_values, max_size=3).map(lambda h: (h, h)),
+    "verify": st.one_of(st.booleans(), _paths).map(lambda v: (v, v)),
+    "cert": st.one_of(
+        _paths.map(lambda p: (p, p)),
+        st.tuples(_paths, _paths).map(lambda pair: (pair, list(pair))),
+    ),
+    "trust": st.sampled_from(["certifi", certifi.where()]).map(lambda v: (v, v)),
+    "pins": st.lists(_pins, min_size=1, max_size=2).map(lambda p: (frozenset(p), p)),
+    "ssrf": _hosts_ssrf.map(lambda v: (v, v)),
+}  # fmt: skip
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.sampled_from(sorted(_HOST_SETTINGS)).flatmap(
+        lambda key: st.tuples(st.just(key), _HOST_SETTINGS[key])
+    )
+)
+def test_a_configure_keyword_and_a_hosts_key_of_one_name_mean_the_same(
+    item: tuple[str, tuple[Any, Any]],
+) -> None:
+    key, (python, toml) = item
+    if python is None and key in ("min_tls", "trust"):
+        return
+    target = "https://api.example.com"
+    with httpkit.Session() as from_python:
+        from_python.configure(target, **{key: python})
+        with httpkit.Session.from_config({"hosts": {target: {key: toml}}}) as from_toml:
+            url = target + "/v1/items"
+            ours, theirs = from_toml.policy_for(url), from_python.policy_for(url)
+            assert repr(ours) == repr(theirs)
+            if key not in ("cache", "rate_limit"):  # stores and limiters are per session
+                assert getattr(ours, key) == getattr(theirs, key)
+
+
+@pytest.mark.parametrize(
+    ("table", "python"),
+    [
+        ({"username": "alice", "password_env": "TEST_PW"}, BasicAuth("alice", "pä ss")),
+        (
+            {"auth": "digest", "username": "alice", "password_env": "TEST_PW"},
+            DigestAuth("alice", "pä ss"),
+        ),
+        ({"token_env": "TEST_PW"}, TokenAuth("pä ss")),
+        (
+            {"token_env": "TEST_PW", "token_header": "X-Key", "token_scheme": ""},
+            TokenAuth("pä ss", header="X-Key", scheme=None),
+        ),
+    ],
+)
+def test_auth_keys_of_a_hosts_table_are_the_auth_plugin_of_the_same_values(
+    table: dict[str, str], python: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TEST_PW", "pä ss")
+    target = "https://api.example.com"
+    url = target + "/v1/items"
+    with httpkit.Session() as from_python:
+        from_python.configure(target, auth=python)
+        with httpkit.Session.from_config({"hosts": {target: table}}) as from_toml:
+            ours, theirs = from_toml.policy_for(url).auth, from_python.policy_for(url).auth
+            assert type(ours) is type(theirs)
+            assert repr(ours) == repr(theirs)
+            sent = [
+                s.prepare_request(requests.Request("GET", url)).headers
+                for s in (from_toml, from_python)
+            ]
+            assert sent[0] == sent[1]
