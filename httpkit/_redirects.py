@@ -19,13 +19,17 @@ from __future__ import annotations
 import logging
 import netrc
 import os
+import re
 import threading
 from collections.abc import Iterable
 from http.cookiejar import CookieJar
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 from requests.auth import AuthBase
 from requests.cookies import RequestsCookieJar, create_cookie
+from requests.exceptions import RequestException
+from requests.models import PreparedRequest
 
 from httpkit._environ import environ_get
 from httpkit._http import Origin, origin_of
@@ -95,12 +99,42 @@ class HeaderBinding:
         self.origins.update(state.get("origins", {}))
 
 
-def bind_cookies(cookies: object, host: str) -> RequestsCookieJar | None:
-    """A jar of the call's ``cookies=`` in which domain-less cookies belong to ``host`` only.
+_PORT_SUFFIX: Final = re.compile(r":\d+$", re.ASCII)
 
-    Returns ``None`` when there is nothing to bind (no cookies).
+
+def cookie_host(url: str) -> str | None:
+    """The host a cookie jar matches ``url`` against, once requests has prepared it.
+
+    That is the domain a domain-less cookie must carry to go to this host only: the
+    jar's "effective request host" (``http.cookiejar``), which gives a dotless name or an
+    IPv6 literal a ``.local`` suffix, taken from the URL as requests sends it (host
+    lowercased, IDNA-encoded). ``None`` for a URL requests cannot prepare.
+
+    >>> cookie_host("HTTP://LocalHost:8080/x"), cookie_host("http://[::1]:5/")
+    ('localhost.local', '[::1].local')
+    >>> cookie_host("https://bücher.example/"), cookie_host("http://127.0.0.1/")
+    ('xn--bcher-kva.example', '127.0.0.1')
     """
-    if not cookies:
+    prepared = PreparedRequest()
+    try:
+        prepared.prepare_url(url, None)
+        netloc = urlsplit(prepared.url or "").netloc
+    except (RequestException, ValueError):
+        return None
+    host = _PORT_SUFFIX.sub("", netloc, count=1).lower()  # the jar's own steps, in order
+    return host if "." in host else host + ".local"
+
+
+def bind_cookies(cookies: object, url: str) -> RequestsCookieJar | None:
+    """A jar of the call's ``cookies=`` in which domain-less cookies belong to ``url``'s host.
+
+    Returns ``None`` when there is nothing to bind (no cookies, or a URL requests will
+    refuse anyway).
+    """
+    if not cookies or not isinstance(cookies, CookieJar | dict):
+        return None
+    host = cookie_host(url)
+    if host is None:
         return None
     jar = RequestsCookieJar()
     if isinstance(cookies, CookieJar):
@@ -111,20 +145,21 @@ def bind_cookies(cookies: object, host: str) -> RequestsCookieJar | None:
                 )
             jar.set_cookie(cookie)
         return jar
-    if isinstance(cookies, dict):
-        for name, value in cookies.items():
-            if value is not None:
-                jar.set_cookie(create_cookie(name, value, domain=host))
-        return jar
-    return None
+    for name, value in cookies.items():
+        if value is not None:
+            jar.set_cookie(create_cookie(name, value, domain=host))
+    return jar
 
 
-def bind_jar_cookies(jar: CookieJar, host: str) -> None:
+def bind_jar_cookies(jar: CookieJar, url: str) -> None:
     """Give the domain-less cookies of a session jar the host of their first request."""
     # CookieJar keeps cookies by domain in ``_cookies``; a "" key means cookies that
     # requests would send to every host. Checking the key keeps this O(1) per request.
     table = getattr(jar, "_cookies", None)
     if not isinstance(table, dict) or "" not in table:
+        return
+    host = cookie_host(url)
+    if host is None:
         return
     unbound = [cookie for paths in table[""].values() for cookie in paths.values()]
     for cookie in unbound:

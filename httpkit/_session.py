@@ -500,11 +500,11 @@ class Session(requests.Session):
         if not request.params:
             request.params = None
         host = split_host(url) if isinstance(url, str) else None
-        if host is not None:
-            bound = bind_cookies(request.cookies, host)
+        if isinstance(url, str):
+            bound = bind_cookies(request.cookies, url)
             if bound is not None:
                 request.cookies = bound
-            bind_jar_cookies(self.cookies, host)
+            bind_jar_cookies(self.cookies, url)
         if request.auth is not None and _is_user_password(request.auth):
             request.auth = BasicAuth(*request.auth)  # UTF-8, bound to this request's origin
         if request.auth is None:

@@ -325,3 +325,41 @@ def test_credentials_bind_to_an_origin_in_every_spelling(
     assert header(server6, "/plugin-again", "Authorization") == _basic("alice", "pw")
     assert header(server, "/plugin-other", "Authorization") is None
     assert header(server, "/plugin-other", name) is None
+
+
+#: Host shapes a domain-less cookie may first be sent to: (name, base URL of the first host).
+COOKIE_HOSTS = {
+    "ipv4": lambda s4, s6: s4.origin,
+    "ipv6": lambda s4, s6: f"http://[::1]:{s6.port}",
+    "ipv6-long": lambda s4, s6: f"http://[0:0:0:0:0:0:0:1]:{s6.port}",
+    "dotless": lambda s4, s6: f"http://localhost:{s4.port}",
+    "upper-case": lambda s4, s6: f"HTTP://LOCALHOST:{s4.port}",
+}
+
+
+@pytest.mark.parametrize("how", ["call", "session-jar"])
+@pytest.mark.parametrize("shape", list(COOKIE_HOSTS))
+def test_domainless_cookies_bind_to_their_first_host_in_every_shape(
+    shape: str, how: str, server: ScriptedServer, server2: ScriptedServer, server6: ScriptedServer
+) -> None:
+    """The first host gets the cookie on every request; another host never does.
+
+    A call's cookies go with the call; a redirect to another host leaves them behind. The
+    session jar's cookies bind to the host of the first request that sends them.
+    """
+    first = COOKIE_HOSTS[shape](server, server6)
+    state = server6 if "[" in first else server
+    state.script("/first", redirect_to(server2.url("/other"))(302))
+    with httpkit.Session(retry=0) as s:
+        if how == "call":
+            s.get(first + "/first", cookies={"session": SECRET})
+        else:
+            s.cookies.set("session", SECRET)
+            s.get(first + "/first")
+            s.get(first + "/again")
+            s.get(server2.url("/asked"))
+    assert state.requests_to("/first")[0].headers.get("Cookie") == f"session={SECRET}"
+    if how == "session-jar":
+        assert state.requests_to("/again")[0].headers.get("Cookie") == f"session={SECRET}"
+        assert "Cookie" not in server2.requests_to("/asked")[0].headers
+    assert "Cookie" not in server2.requests_to("/other")[0].headers

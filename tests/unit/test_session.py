@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import http.cookiejar
 import pickle
+import urllib.request
 from typing import Any
 
 import pytest
 import requests
+import requests.cookies
 import responses
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from requests.adapters import HTTPAdapter
 
 import httpkit
 from httpkit import ConfigError, HostAdapter, Timeouts
+from httpkit._redirects import cookie_host
 
 URL = "https://api.example.com/items"
 
@@ -503,3 +509,29 @@ def test_a_missing_tls_file_says_what_requests_says(
     with httpkit.Session(retry=0) as s, pytest.raises(OSError, match="invalid path") as caught:
         s.get("https://127.0.0.1:1/", **setting)
     assert str(caught.value) == f"{requests_words}, invalid path: {path}"
+
+
+_hosts = st.one_of(
+    st.sampled_from(["localhost", "LocalHost", "[::1]", "[0:0:0:0:0:0:0:1]", "127.0.0.1"]),
+    st.sampled_from(["bücher.example", "API.example.com", "intranet", "a.b.c.d.e"]),
+    st.from_regex(r"[a-z]{1,8}(\.[a-z]{1,8}){0,3}", fullmatch=True),
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    scheme=st.sampled_from(["http", "https", "HTTP"]),
+    host=_hosts,
+    port=st.one_of(st.none(), st.integers(1, 65535)),
+)
+def test_cookie_host_is_the_host_the_cookie_jar_matches(
+    scheme: str, host: str, port: int | None
+) -> None:
+    """A domain-less cookie bound with cookie_host() is one the jar sends to that URL."""
+    url = f"{scheme}://{host}{'' if port is None else f':{port}'}/path"
+    prepared = requests.Request("GET", url).prepare()
+    jar_host = http.cookiejar.eff_request_host(urllib.request.Request(prepared.url))[1]  # type: ignore[attr-defined]
+    assert cookie_host(url) == jar_host
+    jar = requests.cookies.RequestsCookieJar()
+    jar.set("session", "v", domain=cookie_host(url))
+    assert requests.cookies.get_cookie_header(jar, prepared) == "session=v"
