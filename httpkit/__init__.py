@@ -8,6 +8,8 @@ HostConfig(timeout=Timeouts(connect=10.0, read=10.0), headers={'Accept': 'applic
 
 from __future__ import annotations
 
+import typing as _typing
+
 from httpkit._call import bind_call
 from httpkit._exceptions import (
     AuthError,
@@ -32,7 +34,9 @@ from httpkit._tls import InsecureRequestWarning
 from httpkit._transport.adapter import HostAdapter
 from httpkit._version import __version__
 from httpkit.auth import BasicAuth, DigestAuth, OriginBoundAuth, TokenAuth
-from httpkit.cache import MemoryCache, SQLiteCache
+
+if _typing.TYPE_CHECKING:
+    from httpkit.cache import MemoryCache, SQLiteCache
 
 __all__ = [
     "AuthError",
@@ -66,3 +70,19 @@ __all__ = [
 
 # urllib3 logs request targets, query strings included, at DEBUG: keep secrets out.
 _install_log_redaction()
+
+
+_ON_FIRST_USE: _typing.Final = frozenset({"MemoryCache", "SQLiteCache"})
+
+
+def __getattr__(name: str) -> _typing.Any:
+    """The cache classes, loaded on first use: a session without a cache never needs them."""
+    if name in _ON_FIRST_USE:
+        from httpkit import cache
+
+        return getattr(cache, name)
+    raise AttributeError(f"module 'httpkit' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | _ON_FIRST_USE)

@@ -41,11 +41,12 @@ from httpkit._tls import (
     check_trust,
     resolve_verify,
 )
-from httpkit.cache import CacheStore, check_cache
 
 if TYPE_CHECKING:
     from requests.adapters import BaseAdapter
     from urllib3.util.retry import Retry
+
+    from httpkit.cache import CacheStore
 
 Verify: TypeAlias = "bool | str"
 Cert: TypeAlias = "str | tuple[str, str]"
@@ -130,6 +131,8 @@ class HostConfig:
                 continue
             if f.name == "headers":
                 value = redact_headers(dict(value))
+            elif isinstance(value, frozenset):
+                value = sorted(value)  # one repr for one value, whatever the set's history
             shown.append(f"{f.name}={value!r}")
         return f"HostConfig({', '.join(shown)})"
 
@@ -207,6 +210,14 @@ def _check_cert(where: str, value: Any) -> Cert:
     return _check_path(where, "cert", value)
 
 
+def _check_cache(where: str, value: Any) -> CacheStore | None:
+    if value is None or value is False:
+        return None
+    from httpkit.cache import check_cache  # the cache loads with the first session using it
+
+    return check_cache(where, value)
+
+
 _CHECKS: Final[dict[str, Any]] = {
     "timeout": _check_timeout,
     "retry": _check_retry,
@@ -222,7 +233,7 @@ _CHECKS: Final[dict[str, Any]] = {
     "middlewares": check_middlewares,
     "max_body": check_max_body,
     "ssrf": check_ssrf,
-    "cache": check_cache,
+    "cache": _check_cache,
     "rate_limit": check_rate_limit,
 }
 

@@ -17,13 +17,12 @@ added back.
 from __future__ import annotations
 
 import logging
-import netrc
 import os
 import re
 import threading
 from collections.abc import Iterable
 from http.cookiejar import CookieJar
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
 from requests.auth import AuthBase
@@ -33,6 +32,9 @@ from requests.models import PreparedRequest
 
 from httpkit._environ import environ_get
 from httpkit._http import Origin, origin_of
+
+if TYPE_CHECKING:
+    import netrc
 
 log = logging.getLogger("httpkit")
 
@@ -202,6 +204,8 @@ class NetrcCache:
             key = (stat.st_mtime_ns, stat.st_size)
             cached = self._parsed.get(path)
             if cached is None or cached[0] != key:
+                import netrc  # with the first .netrc file found
+
                 try:
                     parsed: netrc.netrc | None = netrc.netrc(path)
                 except (netrc.NetrcParseError, OSError):

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import logging
 import re
-import uuid
 from collections.abc import Iterable, Iterator, Mapping
-from importlib.metadata import version
 from os import PathLike
 from typing import TYPE_CHECKING, Any, Final, TypeGuard
 from urllib.parse import urljoin
 
 import requests
+from requests.__version__ import __version__ as REQUESTS_VERSION
 from requests.adapters import BaseAdapter
 from requests.auth import AuthBase
 from requests.exceptions import InvalidSchema, InvalidURL, TooManyRedirects
@@ -114,7 +113,7 @@ def user_agent_string(application: str | None) -> str:
     >>> user_agent_string("myapp/1.4").split()[0]
     'myapp/1.4'
     """
-    base = f"httpkit/{__version__} python-requests/{version('requests')}"
+    base = f"httpkit/{__version__} python-requests/{REQUESTS_VERSION}"
     if application is None:
         return base
     if (
@@ -538,6 +537,8 @@ class Session(requests.Session):
             and adapter.settings.retry.idempotency_key
             and "Idempotency-Key" not in prepared.headers
         ):
+            import uuid  # only sessions that send idempotency keys need it
+
             prepared.headers["Idempotency-Key"] = str(uuid.uuid4())
         return prepared
 

@@ -15,16 +15,16 @@ made with ``verify=False`` can never serve a verified request (CVE-2024-35195).
 from __future__ import annotations
 
 import hashlib
-import inspect
 import os
 import ssl
+import sys
 import threading
 import time
 import warnings
 import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import certifi
 import requests
@@ -36,6 +36,9 @@ from urllib3.util.ssl_match_hostname import CertificateError
 from httpkit._environ import environ_get
 from httpkit._exceptions import ConfigError
 from httpkit._redact import REDACTED
+
+if TYPE_CHECKING:
+    from types import FrameType
 
 
 class TLSLevel(Protocol):
@@ -554,7 +557,7 @@ _INTERNAL_PACKAGES: Final = tuple(
 def _caller_stacklevel() -> int:
     """The ``stacklevel`` of the first frame outside httpkit, requests and urllib3."""
     level = 1
-    frame = inspect.currentframe()
+    frame: FrameType | None = sys._getframe()
     while frame is not None:
         filename = os.path.abspath(frame.f_code.co_filename)
         if level > 1 and not filename.startswith(_INTERNAL_PACKAGES):

@@ -1,10 +1,3 @@
-"""The installed version of httpkit."""
+"""The version of httpkit: the one place it is written (the build reads it from here)."""
 
-from __future__ import annotations
-
-from importlib import metadata
-
-try:
-    __version__ = metadata.version("httpkit")
-except metadata.PackageNotFoundError:  # pragma: no cover - a source tree, not installed
-    __version__ = "0.0.0"
+__version__ = "0.1.0"

@@ -62,10 +62,11 @@ from httpkit._transport.connection import (
     DeadlineTimeout,
     prepare_pool,
 )
-from httpkit.cache import CacheMiddleware
 
 if TYPE_CHECKING:
     from requests import PreparedRequest, Response
+
+    from httpkit.cache import CacheMiddleware
 
 #: What urllib3 is given while httpkit's loop makes an attempt: exactly one try, every
 #: failure wrapped in ``MaxRetryError`` (any method), no status retries.
@@ -212,9 +213,11 @@ class HostAdapter(HTTPAdapter):
         self.settings = Settings.of(self.policy, self.defaults, self.shared)
         self._max_retries = self.settings.retry.retry
         cache = self.settings.cache
-        self._cache_step = (
-            CacheMiddleware(cache, self.shared.sensitive) if cache is not None else None
-        )
+        self._cache_step = None
+        if cache is not None:
+            from httpkit.cache import CacheMiddleware  # loaded by the first cached policy
+
+            self._cache_step = CacheMiddleware(cache, self.shared.sensitive)
 
     # Read-only views of the effective settings, as earlier versions had them.
     @property
