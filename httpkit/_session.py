@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable, Iterator, Mapping
+from datetime import timedelta
+from functools import lru_cache
 from os import PathLike
 from typing import TYPE_CHECKING, Any, Final, TypeGuard
 from urllib.parse import urljoin
@@ -13,11 +15,19 @@ import requests
 from requests.__version__ import __version__ as REQUESTS_VERSION
 from requests.adapters import BaseAdapter
 from requests.auth import AuthBase
-from requests.exceptions import InvalidSchema, InvalidURL, TooManyRedirects
+from requests.cookies import RequestsCookieJar
+from requests.exceptions import (
+    InvalidHeader,
+    InvalidSchema,
+    InvalidURL,
+    RequestException,
+    TooManyRedirects,
+)
+from requests.models import PreparedRequest
 from requests.structures import CaseInsensitiveDict
-from requests.utils import get_auth_from_url
+from requests.utils import check_header_validity, get_auth_from_url
 
-from httpkit import _call
+from httpkit import _call, _clock
 from httpkit._bodies import discard_body
 from httpkit._call import Call
 from httpkit._environ import ENVIRONMENT_PROXIES
@@ -61,7 +71,7 @@ from httpkit._version import __version__
 from httpkit.auth import BasicAuth
 
 if TYPE_CHECKING:
-    from requests import PreparedRequest, Request, Response
+    from requests import Request, Response
 
 _ABSOLUTE_URL: Final = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _EMPTY_POLICY: Final = HostConfig()
@@ -98,6 +108,23 @@ def _netrc_credentials(url: Any, host: str | None) -> tuple[str, str] | None:
         found = replaced(url)
         return (found[0], found[1]) if found else None
     return NETRC.credentials(host)
+
+
+@lru_cache(maxsize=256)
+def _requests_url(url: str) -> str | None:
+    """``url`` as requests prepares it (IDNA, requoting, a ``/`` path); ``None`` if it can't."""
+    prepared = PreparedRequest()
+    try:
+        prepared.prepare_url(url, None)
+    except (RequestException, ValueError):
+        return None
+    return prepared.url if prepared.url and prepared.url.startswith("http") else None
+
+
+def _jar_is_empty(jar: Any) -> bool:
+    """Whether a cookie jar holds no cookie, without walking it when it is a CookieJar."""
+    table = getattr(jar, "_cookies", None)
+    return not table if isinstance(table, dict) else not len(jar)
 
 
 def _copy_request(request: Request) -> Request:
@@ -417,6 +444,10 @@ class Session(requests.Session):
         """
         if not isinstance(deadline, _Unset):
             deadline = check_deadline("request()", deadline)
+        if data is None and files is None and json is None and not (params or cookies):
+            cached = self._fresh_answer(method, url, headers, auth, hooks)
+            if cached is not None:
+                return cached
         # The call's explicit arguments: send() begins the call with them, and each hop
         # resolves them afresh. A request made from a hook is a call of its own.
         args = CallArgs(
@@ -449,6 +480,73 @@ class Session(requests.Session):
             )
         finally:
             _call.leave(token)
+
+    def _fresh_answer(
+        self, method: Any, url: Any, headers: Any, auth: Any, hooks: Any
+    ) -> Response | None:
+        """A fresh cached answer to a plain GET or HEAD, found before anything is prepared.
+
+        Only for a request whose preparation could add no credential and nothing else
+        the cache keys on: no ``auth``, cookies, params, body or hooks on the call or the
+        session, no host-policy auth, no ``.netrc`` entry, no user info in the URL, no
+        middleware to see the answer. The request is then exactly the merged headers and
+        requests' own form of the URL, and the cache step answers it as it would have
+        after preparation (``CacheMiddleware.fresh_answer``); anything else, a miss
+        included, goes the usual way.
+        """
+        if auth is not None or hooks or not isinstance(url, str) or not isinstance(method, str):
+            return None
+        method = method.upper()
+        if method not in ("GET", "HEAD") or self.auth is not None or self.params:
+            return None
+        if any(self.hooks.values()) or not _jar_is_empty(self.cookies):
+            return None
+        if self.base_url is not None and not _ABSOLUTE_URL.match(url):
+            url = urljoin(self.base_url, url.lstrip("/"))
+        adapter = self._mounted(url)
+        if not isinstance(adapter, HostAdapter):
+            return None
+        step = adapter.cache_step
+        if step is None or adapter.settings.middlewares or adapter.policy.auth is not UNSET:
+            return None
+        prepared_url = _requests_url(url)
+        if prepared_url is None or "@" in prepared_url.split("/", 3)[2]:
+            return None
+        # As prepare_request() merges them: the session's, the policy's, the call's; a new
+        # mapping, in which a None value removes the header.
+        merged: CaseInsensitiveDict[Any] = CaseInsensitiveDict(self.headers)
+        policy_headers = adapter.policy.headers
+        if policy_headers is not UNSET:
+            merged.update(policy_headers)
+        if headers:
+            merged.update(headers)
+        for name in [name for name, value in merged.items() if value is None]:
+            del merged[name]
+        if (
+            self.trust_env
+            and "Authorization" not in merged
+            and _netrc_credentials(url, split_host(url)) is not None
+        ):
+            return None
+        request = PreparedRequest()
+        request.method, request.url, request.headers = method, prepared_url, merged
+        request._cookies = RequestsCookieJar()  # as prepare_cookies() leaves it
+        if any(type(name) is not str for name in merged):
+            return None  # requests converts bytes names as it prepares: the usual way
+        try:
+            for header in merged.items():
+                check_header_validity(header)
+            check_header_values(request)
+        except InvalidHeader:
+            return None  # the usual way raises it, with requests' message
+        started = _clock.monotonic()
+        response = step.fresh_answer(request)
+        if response is None:
+            return None
+        response.elapsed = timedelta(seconds=_clock.monotonic() - started)
+        if self.raise_for_status:
+            response.raise_for_status()
+        return response
 
     if TYPE_CHECKING:
         # requests types the keyword arguments of its verb methods with a TypedDict that

@@ -234,6 +234,11 @@ class HostAdapter(HTTPAdapter):
         return self.settings.deadline
 
     @property
+    def cache_step(self) -> CacheMiddleware | None:
+        """The policy's cache, as the middleware that answers from it; ``None``: no cache."""
+        return self._cache_step
+
+    @property
     def max_body(self) -> int | None:
         return self.settings.max_body
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import parse_qsl, urlsplit
 
 import requests
+from requests.models import REDIRECT_STATI
 from requests.structures import CaseInsensitiveDict
 from requests.utils import get_encoding_from_headers
 
@@ -163,9 +164,9 @@ class CacheMiddleware:
                 # What is stored for the URL goes, with or without the writer's credentials.
                 credentials = credential_values(request, self.sensitive)
                 for stored in ("GET", "HEAD"):
-                    self.store.delete(_digest(stored, request.url or ""))
+                    self.store.delete(_key(stored, request.url or "", []))
                     if credentials:
-                        self.store.delete(_digest(stored, request.url or "", *credentials))
+                        self.store.delete(_key(stored, request.url or "", credentials))
             return _mark(response, False, False)
         headers = request.headers
         asked = parse_cache_control(_text(headers.get("Cache-Control")))
@@ -173,14 +174,8 @@ class CacheMiddleware:
             # The caller manages this exchange itself (its own validators, a range).
             return _mark(send(request), False, False)
         credentials = credential_values(request, self.sensitive)
-        key = (
-            _digest(method, request.url or "", *credentials)
-            if credentials
-            else _digest(method, request.url or "")
-        )
-        entry = self.store.get(key)
-        if entry is not None and entry.vary_digest != _vary_digest(entry.vary, headers):
-            entry = None
+        key = _key(method, request.url or "", credentials)
+        entry = self._entry(key, headers)
         now = _clock.wall()
         if entry is not None and _usable_without_request(entry, asked, headers, now):
             return _mark(_build(entry, request, now), True, False)
@@ -201,6 +196,39 @@ class CacheMiddleware:
             return _mark(_build(updated, request, _clock.wall()), True, True)
         self._store_later(key, request, response, credentials, request_time)
         return _mark(response, False, False)
+
+    def fresh_answer(self, request: PreparedRequest) -> Response | None:
+        """The stored response that answers ``request`` with no exchange at all, or ``None``.
+
+        For a GET or HEAD that carries no credential, is fresh and is no redirect: what
+        ``__call__`` would answer without calling ``send``. ``Session.request`` asks
+        before it prepares a request; anything else (a miss, a stale entry, a request
+        with credentials) goes the whole way, through ``__call__``.
+        """
+        method = request.method
+        headers = request.headers
+        if method not in CACHEABLE_METHODS or _caller_manages(headers):
+            return None
+        if credential_values(request, self.sensitive):
+            return None  # keyed by its credentials: __call__ decides
+        asked = parse_cache_control(_text(headers.get("Cache-Control")))
+        entry = self._entry(_key(method, request.url or "", []), headers)
+        now = _clock.wall()
+        if (
+            entry is None
+            or "no-store" in asked
+            or entry.status in REDIRECT_STATI  # requests would follow it: __call__ does
+            or not _usable_without_request(entry, asked, headers, now)
+        ):
+            return None
+        return _mark(_build(entry, request, now), True, False)
+
+    def _entry(self, key: str, headers: Mapping[str, Any]) -> Entry | None:
+        """The entry stored under ``key``, if the request's ``Vary`` headers match it."""
+        entry = self.store.get(key)
+        if entry is not None and entry.vary_digest != _vary_digest(entry.vary, headers):
+            return None
+        return entry
 
     def _store_later(
         self,
@@ -227,6 +255,11 @@ class CacheMiddleware:
             store.set(key, replace(entry, body=body))
 
         response.raw = _TeeBody(response.raw, store.max_entry_bytes, done)
+
+
+def _key(method: str, url: str, credentials: list[str]) -> str:
+    """The store key: a request with credentials gets its own, so no hit crosses users."""
+    return _digest(method, url, *credentials) if credentials else _digest(method, url)
 
 
 def _text(value: str | bytes | None) -> str | None:
