@@ -535,3 +535,84 @@ def test_cookie_host_is_the_host_the_cookie_jar_matches(
     jar = requests.cookies.RequestsCookieJar()
     jar.set("session", "v", domain=cookie_host(url))
     assert requests.cookies.get_cookie_header(jar, prepared) == "session=v"
+
+
+_urls = st.one_of(
+    st.sampled_from(
+        [
+            "http://example.com",
+            "HTTPS://Example.COM:8443/a b/ü?x=1&y=%zz#frag",
+            "http://bücher.example/päth",
+            "http://[::1]:8080/x?",
+            "http://u:p@example.com/",
+            "mailto:someone@example.com",
+            "http://",
+            "example.com/no-scheme",
+            "http://*.example.com/",
+        ]
+    ),
+    st.from_regex(
+        r"https?://[a-z]{1,5}\.test(:[0-9]{1,4})?(/[a-zA-Z0-9%/~._-]{0,12})?", fullmatch=True
+    ),
+)
+_params = st.one_of(
+    st.none(),
+    st.just({}),
+    st.dictionaries(st.sampled_from(["a", "b", "ü"]), st.one_of(st.none(), st.text(max_size=3))),
+    st.lists(st.tuples(st.sampled_from(["a", "b"]), st.text(max_size=3)), max_size=2),
+    st.sampled_from(["", "q=1", b"raw=2"]),
+)
+_header_maps = st.one_of(
+    st.none(),
+    st.dictionaries(
+        st.sampled_from(["Accept", "accept", "X-A", "User-Agent"]),
+        st.one_of(st.none(), st.sampled_from(["1", "text/plain", "a b"])),
+        max_size=3,
+    ),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    method=st.sampled_from(["GET", "post", "PUT"]),
+    url=_urls,
+    params=_params,
+    session_params=st.one_of(st.just({}), st.just({"s": "1", "a": "session"})),
+    headers=_header_maps,
+    session_headers=_header_maps,
+    cookies=st.one_of(st.none(), st.just({}), st.just({"c": "1"})),
+    session_cookie=st.booleans(),
+    body=st.sampled_from([None, {"form": "v"}, b"bytes", "text", [("k", "v")]]),
+)
+def test_preparation_matches_requests_own(
+    method: str,
+    url: str,
+    params: Any,
+    session_params: dict[str, str],
+    headers: Any,
+    session_headers: Any,
+    cookies: Any,
+    session_cookie: bool,
+    body: Any,
+) -> None:
+    """httpkit's preparation steps give what requests.Session.prepare_request gives."""
+    session = httpkit.Session()
+    session.trust_env = False
+    session.params = dict(session_params)
+    if session_headers is not None:
+        session.headers.update(session_headers)
+    if session_cookie:
+        session.cookies.set("jar", "v", domain="example.com")
+
+    def prepare(how: Any) -> Any:
+        request = requests.Request(method, url, headers=headers, params=params, data=body)
+        request.cookies = cookies
+        try:
+            p = how(request)
+        except Exception as exc:  # the same error, with the same message
+            return (type(exc), str(exc))
+        return (p.method, p.url, dict(p.headers), p.body, p.hooks, sorted(p._cookies.items()))
+
+    ours = prepare(session._prepare)
+    theirs = prepare(lambda r: requests.Session.prepare_request(session, r))
+    assert ours == theirs
