@@ -528,18 +528,19 @@ class Session(requests.Session):
         """
         if auth is not None or hooks or not isinstance(url, str) or not isinstance(method, str):
             return None
+        if self.base_url is not None and not _ABSOLUTE_URL.match(url):
+            url = urljoin(self.base_url, url.lstrip("/"))
+        adapter = self._mounted(url)
+        step = adapter.cache_step if isinstance(adapter, HostAdapter) else None
+        if step is None:
+            return None  # no cache for this URL: the common case, decided first
+        assert isinstance(adapter, HostAdapter)
+        if adapter.settings.middlewares or adapter.policy.auth is not UNSET:
+            return None
         method = method.upper()
         if method not in ("GET", "HEAD") or self.auth is not None or self.params:
             return None
         if any(self.hooks.values()) or not _jar_is_empty(self.cookies):
-            return None
-        if self.base_url is not None and not _ABSOLUTE_URL.match(url):
-            url = urljoin(self.base_url, url.lstrip("/"))
-        adapter = self._mounted(url)
-        if not isinstance(adapter, HostAdapter):
-            return None
-        step = adapter.cache_step
-        if step is None or adapter.settings.middlewares or adapter.policy.auth is not UNSET:
             return None
         prepared_url = _requests_url(url)
         if prepared_url is None or "@" in prepared_url.split("/", 3)[2]:

@@ -22,8 +22,11 @@ from typing import TYPE_CHECKING, Any, Final
 
 import requests
 from requests.adapters import DEFAULT_POOLBLOCK, DEFAULT_POOLSIZE, HTTPAdapter
-from requests.exceptions import InvalidHeader
-from requests.utils import rewind_body, select_proxy
+from requests.cookies import extract_cookies_to_jar
+from requests.exceptions import InvalidHeader, InvalidURL
+from requests.models import Response
+from requests.structures import CaseInsensitiveDict
+from requests.utils import get_encoding_from_headers, rewind_body, select_proxy
 from urllib3.exceptions import MaxRetryError, ProtocolError, ReadTimeoutError
 from urllib3.util import Timeout as Urllib3Timeout
 from urllib3.util.retry import Retry
@@ -64,7 +67,7 @@ from httpkit._transport.connection import (
 )
 
 if TYPE_CHECKING:
-    from requests import PreparedRequest, Response
+    from requests import PreparedRequest
 
     from httpkit.cache import CacheMiddleware
 
@@ -320,6 +323,30 @@ class HostAdapter(HTTPAdapter):
             "cert_reqs": "CERT_REQUIRED" if config.verify else "CERT_NONE",
         }
 
+    def get_connection_with_tls_context(
+        self,
+        request: PreparedRequest,
+        verify: Any,
+        proxies: dict[str, str] | None = None,
+        cert: Any = None,
+    ) -> Any:
+        """requests' pool lookup; without proxies, without looking for one per request."""
+        if proxies:
+            return super().get_connection_with_tls_context(request, verify, proxies, cert)
+        try:
+            host_params, pool_kwargs = self.build_connection_pool_key_attributes(
+                request, verify, cert
+            )
+        except ValueError as e:
+            raise InvalidURL(e, request=request) from e
+        return self.poolmanager.connection_from_host(**host_params, pool_kwargs=pool_kwargs)
+
+    def request_url(self, request: PreparedRequest, proxies: dict[str, str] | None) -> str:
+        """requests' request target: without proxies, the path and query, as requests says."""
+        if proxies:
+            return super().request_url(request, proxies)
+        return request.path_url
+
     def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
         """Leave an httpkit context as it is; urllib3 would reload its files per connection."""
         if prepare_pool(conn) is None:
@@ -495,8 +522,23 @@ class HostAdapter(HTTPAdapter):
             return _with_history(response, retry)
 
     def build_response(self, req: PreparedRequest, resp: Any) -> Response:
-        """Build the response as requests does, with ``max_body`` and ``response.retries``."""
-        response = super().build_response(req, resp)
+        """Build the response as requests does, with ``max_body`` and ``response.retries``.
+
+        requests' own steps, except that cookies are extracted only from a response that
+        sets some (``Set-Cookie``, ``Set-Cookie2``): the extraction finds none otherwise.
+        """
+        response = Response()
+        response.status_code = getattr(resp, "status", None)  # type: ignore[assignment]  # as requests
+        response.headers = CaseInsensitiveDict(getattr(resp, "headers", {}))
+        response.encoding = get_encoding_from_headers(response.headers)
+        response.raw = resp
+        response.reason = resp.reason
+        url: Any = req.url
+        response.url = url.decode("utf-8") if isinstance(url, bytes) else url
+        if "set-cookie" in response.headers or "set-cookie2" in response.headers:
+            extract_cookies_to_jar(response.cookies, req, resp)
+        response.request = req
+        response.connection = self
         max_body = self.settings.max_body
         if max_body is not None:
             response.raw = CappedBody(resp, max_body, strip_query(req.url))

@@ -6,6 +6,7 @@ import logging
 import pickle
 import threading
 import time
+from typing import Any
 
 import pytest
 import requests
@@ -205,3 +206,32 @@ def test_a_redirect_hop_gets_its_own_host_timeout(
         s.configure(server2.origin, timeout=0.2)
         with pytest.raises(requests.ReadTimeout):
             s.get(server.url("/start"))
+
+
+@pytest.mark.parametrize(
+    "set_cookies",
+    [
+        [],
+        [("Set-Cookie", "a=1; Path=/")],
+        [("Set-Cookie", "a=1; Path=/"), ("set-cookie", "b=2; Path=/x"), ("Set-Cookie", "c=3")],
+        [("Set-Cookie", "broken")],
+    ],
+)
+@pytest.mark.parametrize("redirected", [False, True])
+def test_cookies_a_server_sets_land_where_requests_puts_them(
+    server: ScriptedServer, set_cookies: list[tuple[str, str]], redirected: bool
+) -> None:
+    """response.cookies and the session jar, with and without Set-Cookie, as in requests."""
+
+    def run(session: requests.Session) -> tuple[Any, Any]:
+        server.script("/end", Reply(headers=[] if redirected else set_cookies))
+        server.script("/go", Reply(302, b"", [*set_cookies, ("Location", "/end")]))
+        response = session.get(server.url("/go" if redirected else "/end"))
+        hops = [*response.history, response]
+        return (
+            [sorted(r.cookies.items()) for r in hops],
+            sorted((c.name, c.value, c.domain, c.path) for c in session.cookies),
+        )
+
+    with requests.Session() as plain, httpkit.Session(retry=0) as ours:
+        assert run(ours) == run(plain)
