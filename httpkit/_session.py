@@ -689,9 +689,9 @@ class Session(requests.Session):
             prepared.prepare_url(url, params)
         prepared.prepare_headers(_merged_headers(request.headers, self.headers))
         cookies = request.cookies or {}
-        if not isinstance(cookies, cookielib.CookieJar):
+        if cookies and not isinstance(cookies, cookielib.CookieJar):
             cookies = cookiejar_from_dict(cookies)
-        if _jar_is_empty(cookies) and _jar_is_empty(self.cookies):
+        if (not cookies or _jar_is_empty(cookies)) and _jar_is_empty(self.cookies):
             prepared._cookies = RequestsCookieJar()  # no Cookie header can come of it
         else:
             jar = merge_cookies(merge_cookies(RequestsCookieJar(), self.cookies), cookies)

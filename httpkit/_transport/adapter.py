@@ -94,7 +94,14 @@ def check_header_values(prepared: PreparedRequest) -> None:
     auth plugin or middleware adds later: httpkit checks after preparing and again right
     before each send.
     """
-    for name, value in prepared.headers.items():
+    headers = prepared.headers
+    try:
+        # One search over all values: HTAB, the separator, is allowed in a value.
+        if not has_forbidden_field_char("\t".join(headers.values())):  # type: ignore[arg-type]
+            return
+    except TypeError:
+        pass  # a bytes value: looked at one by one below
+    for name, value in headers.items():
         text = value.decode("latin-1") if isinstance(value, bytes) else value
         if has_forbidden_field_char(text):
             raise InvalidHeader(
