@@ -9,7 +9,8 @@ hook must go the prepared way (and so reach the server when the prepared way wou
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +83,15 @@ def test_a_hit_before_preparation_keeps_raise_for_status(server: ScriptedServer)
     assert len(server.requests_to("/gone")) == 1
 
 
+@contextmanager
+def primed(server: ScriptedServer, path: str) -> Iterator[httpkit.Session]:
+    """A session with a cache that holds a fresh anonymous response for ``path``."""
+    server.script(path, Reply(body=b"anonymous", headers=FRESH))
+    with httpkit.Session(cache=True, retry=0) as s:
+        s.get(server.url(path))
+        yield s
+
+
 def _netrc(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, server: ScriptedServer) -> None:
     path = tmp_path / "netrc"
     path.write_text(f"machine {server.host} login n password netrc-secret\n")
@@ -130,18 +140,14 @@ def test_a_request_with_a_credential_is_never_answered_with_the_anonymous_entry(
 def test_a_netrc_entry_is_a_credential_too(
     server: ScriptedServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    server.script("/doc", Reply(body=b"anonymous", headers=FRESH))
-    with httpkit.Session(cache=True, retry=0) as s:
-        s.get(server.url("/doc"))
+    with primed(server, "/doc") as s:
         _netrc(tmp_path, monkeypatch, server)
         assert s.get(server.url("/doc")).from_cache is False  # type: ignore[attr-defined]
     assert "Authorization" in server.requests_to("/doc")[1].headers
 
 
 def test_url_user_info_is_a_credential_too(server: ScriptedServer) -> None:
-    server.script("/doc", Reply(body=b"anonymous", headers=FRESH))
-    with httpkit.Session(cache=True, retry=0) as s:
-        s.get(server.url("/doc"))
+    with primed(server, "/doc") as s:
         with_user = server.url("/doc").replace("://", "://u:info-secret@")
         assert s.get(with_user).from_cache is False  # type: ignore[attr-defined]
     assert "Authorization" in server.requests_to("/doc")[1].headers
@@ -180,9 +186,7 @@ def test_what_the_request_says_decides_as_after_preparation(
 def test_a_session_header_set_to_none_by_the_call_is_left_out_of_the_hit(
     server: ScriptedServer,
 ) -> None:
-    server.script("/h", Reply(headers=FRESH))
-    with httpkit.Session(cache=True, retry=0) as s:
-        s.get(server.url("/h"))
+    with primed(server, "/h") as s:
         hit = s.get(server.url("/h"), headers={"Accept-Encoding": None})
     assert hit.from_cache is True  # type: ignore[attr-defined]
     assert "Accept-Encoding" not in hit.request.headers
@@ -191,9 +195,7 @@ def test_a_session_header_set_to_none_by_the_call_is_left_out_of_the_hit(
 def test_an_invalid_header_raises_as_requests_does_even_when_a_hit_waits(
     server: ScriptedServer,
 ) -> None:
-    server.script("/h", Reply(headers=FRESH))
-    with httpkit.Session(cache=True, retry=0) as s:
-        s.get(server.url("/h"))
+    with primed(server, "/h") as s:
         with pytest.raises(requests.exceptions.InvalidHeader):
             s.get(server.url("/h"), headers={"X-Bad": "a\r\nInjected: yes"})
         with pytest.raises(requests.exceptions.InvalidHeader):
