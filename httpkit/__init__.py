@@ -25,17 +25,18 @@ from httpkit._exceptions import (
 from httpkit._middleware import LoggingMiddleware
 from httpkit._middleware import install_log_redaction as _install_log_redaction
 from httpkit._policy import HostConfig
-from httpkit._ratelimit import RateLimit
 from httpkit._retry import RetryHistory, RetryPolicy
 from httpkit._session import Session
-from httpkit._ssrf import SSRFPolicy
 from httpkit._timeouts import Timeouts
 from httpkit._tls import InsecureRequestWarning
 from httpkit._transport.adapter import HostAdapter
 from httpkit._version import __version__
-from httpkit.auth import BasicAuth, DigestAuth, OriginBoundAuth, TokenAuth
+from httpkit.auth import BasicAuth, OriginBoundAuth
 
 if _typing.TYPE_CHECKING:
+    from httpkit._ratelimit import RateLimit
+    from httpkit._ssrf import SSRFPolicy
+    from httpkit.auth import DigestAuth, TokenAuth
     from httpkit.cache import MemoryCache, SQLiteCache
 
 __all__ = [
@@ -72,17 +73,28 @@ __all__ = [
 _install_log_redaction()
 
 
-_ON_FIRST_USE: _typing.Final = frozenset({"MemoryCache", "SQLiteCache"})
+#: Public names whose module loads when the name is first used: a program that never
+#: turns the feature on never imports it.
+_ON_FIRST_USE: _typing.Final = {
+    "DigestAuth": "httpkit.auth",
+    "MemoryCache": "httpkit.cache",
+    "RateLimit": "httpkit._ratelimit",
+    "SQLiteCache": "httpkit.cache",
+    "SSRFPolicy": "httpkit._ssrf",
+    "TokenAuth": "httpkit.auth",
+}
 
 
 def __getattr__(name: str) -> _typing.Any:
-    """The cache classes, loaded on first use: a session without a cache never needs them."""
-    if name in _ON_FIRST_USE:
-        from httpkit import cache
+    module = _ON_FIRST_USE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'httpkit' has no attribute {name!r}")
+    import importlib
 
-        return getattr(cache, name)
-    raise AttributeError(f"module 'httpkit' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # once: later lookups do not come here
+    return value
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | _ON_FIRST_USE)
+    return sorted(set(globals()) | set(_ON_FIRST_USE))

@@ -18,8 +18,9 @@ Two values carry the result:
 
 from __future__ import annotations
 
+import importlib
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING, Any, Final, NamedTuple, TypeAlias
 
@@ -28,10 +29,8 @@ from requests.auth import AuthBase
 from httpkit._exceptions import ConfigError
 from httpkit._http import has_forbidden_field_char, is_token
 from httpkit._middleware import check_middlewares
-from httpkit._ratelimit import RateLimit, RateLimiter, check_rate_limit
 from httpkit._redact import REDACTED, SENSITIVE_HEADERS, is_secret_header, redact_headers
 from httpkit._retry import DEFAULT_RETRY, RetryPolicy, RetryRules
-from httpkit._ssrf import SSRFPolicy, check_ssrf
 from httpkit._timeouts import DEFAULT_TIMEOUTS, UNSET, Timeouts, _Unset, to_requests_timeout
 from httpkit._tls import (
     KeyPassword,
@@ -46,6 +45,8 @@ if TYPE_CHECKING:
     from requests.adapters import BaseAdapter
     from urllib3.util.retry import Retry
 
+    from httpkit._ratelimit import RateLimit, RateLimiter
+    from httpkit._ssrf import SSRFPolicy
     from httpkit.cache import CacheStore
 
 Verify: TypeAlias = "bool | str"
@@ -210,12 +211,19 @@ def _check_cert(where: str, value: Any) -> Cert:
     return _check_path(where, "cert", value)
 
 
-def _check_cache(where: str, value: Any) -> CacheStore | None:
-    if value is None or value is False:
-        return None
-    from httpkit.cache import check_cache  # the cache loads with the first session using it
+def _on_first_use(module: str, name: str) -> Callable[[str, Any], Any]:
+    """The check ``module.name``, imported when a value that turns a feature on is checked.
 
-    return check_cache(where, value)
+    ``None`` and ``False`` (off) are answered here: a session that never turns the
+    feature on never imports its module.
+    """
+
+    def check(where: str, value: Any) -> Any:
+        if value is None or value is False:
+            return None
+        return getattr(importlib.import_module(module), name)(where, value)
+
+    return check
 
 
 _CHECKS: Final[dict[str, Any]] = {
@@ -232,9 +240,9 @@ _CHECKS: Final[dict[str, Any]] = {
     "key_password": check_key_password,
     "middlewares": check_middlewares,
     "max_body": check_max_body,
-    "ssrf": check_ssrf,
-    "cache": _check_cache,
-    "rate_limit": check_rate_limit,
+    "ssrf": _on_first_use("httpkit._ssrf", "check_ssrf"),
+    "cache": _on_first_use("httpkit.cache", "check_cache"),
+    "rate_limit": _on_first_use("httpkit._ratelimit", "check_rate_limit"),
 }
 
 
@@ -263,6 +271,8 @@ class SessionShared:
         """The session's one limiter for ``limit``: two policies for one origin share it."""
         found = self.limiters.get(limit)
         if found is None:
+            from httpkit._ratelimit import RateLimiter  # loaded with the first rate limit
+
             found = self.limiters[limit] = RateLimiter(limit)
         return found
 

@@ -65,7 +65,6 @@ from httpkit._redirects import (
     strip_credentials,
 )
 from httpkit._retry import DEFAULT_RETRY, RetryArg, body_replayable
-from httpkit._ssrf import SSRFPolicy
 from httpkit._timeouts import DEFAULT_TIMEOUTS, UNSET, TimeoutArg, _Unset
 from httpkit._transport import errors
 from httpkit._transport.adapter import HostAdapter, check_header_values, finish
@@ -74,6 +73,8 @@ from httpkit.auth import BasicAuth
 
 if TYPE_CHECKING:
     from requests import Request, Response
+
+    from httpkit._ssrf import SSRFPolicy
 
 _ABSOLUTE_URL: Final = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _EMPTY_POLICY: Final = HostConfig()

@@ -55,7 +55,6 @@ from httpkit._policy import (
 )
 from httpkit._redact import strip_query
 from httpkit._retry import RetryHistory, RetryPolicy, body_replayable
-from httpkit._ssrf import SSRFPolicy, blocked
 from httpkit._timeouts import UNSET, Timeouts
 from httpkit._tls import AdapterTLS
 from httpkit._transport import errors
@@ -69,6 +68,7 @@ from httpkit._transport.connection import (
 if TYPE_CHECKING:
     from requests import PreparedRequest
 
+    from httpkit._ssrf import SSRFPolicy
     from httpkit.cache import CacheMiddleware
 
 #: What urllib3 is given while httpkit's loop makes an attempt: exactly one try, every
@@ -651,6 +651,8 @@ def _vet_proxied_target(policy: SSRFPolicy, request: PreparedRequest) -> None:
         exc.request = request
         raise
     except OSError as exc:
+        from httpkit._ssrf import blocked  # loaded with the first SSRF policy
+
         refusal = blocked(
             host,
             None,

@@ -28,7 +28,7 @@ import contextlib
 import queue
 import socket
 import ssl
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from urllib3 import connection as _connection
 from urllib3 import connectionpool as _connectionpool
@@ -42,8 +42,10 @@ from urllib3.util import Timeout
 from urllib3.util.ssl_match_hostname import CertificateError
 
 from httpkit import _call
-from httpkit._ssrf import SSRFPolicy
 from httpkit._tls import TLSConfig, config_of, explain_failure, pin_of
+
+if TYPE_CHECKING:
+    from httpkit._ssrf import SSRFPolicy
 
 #: The smallest socket timeout handed to urllib3 (0 would mean non-blocking sockets).
 _MIN_TIMEOUT: Final = 0.001
