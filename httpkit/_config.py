@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from os import PathLike
 from typing import Any, Final
 
@@ -53,7 +53,7 @@ _SECRET_KEYS: Final = {
 #: environment variable ``cert_password_env`` names.
 _TLS_SESSION_KEYS: Final = frozenset({"trust", "min_tls"})
 _TLS_HOST_KEYS: Final = frozenset({"trust", "min_tls", "pins", "cert_password_env"})
-_RETRY_KEYS: Final = frozenset(f.name for f in fields(RetryPolicy) if f.init)
+_RETRY_KEYS: Final = frozenset(RetryPolicy._field_names)
 
 
 @dataclass

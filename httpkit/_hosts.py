@@ -10,19 +10,18 @@ prefix, so a policy for ``https://api.example.com`` does not match
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, TypeAlias
 from urllib.parse import urlsplit
 
 from httpkit._exceptions import ConfigError
 from httpkit._http import DEFAULT_PORTS, Origin, normalize_host, split_url
+from httpkit._record import Record
 
 if TYPE_CHECKING:
     from requests.adapters import BaseAdapter
 
 
-@dataclass(frozen=True, slots=True)
-class HostPattern:
+class HostPattern(Record):
     """A parsed policy target.
 
     >>> HostPattern.parse("HTTPS://API.example.com").prefix
@@ -33,11 +32,17 @@ class HostPattern:
     False
     """
 
+    __slots__ = ("host", "path", "port", "scheme", "wildcard")
     scheme: str
     host: str  # normalized; for a wildcard, the suffix after "*."
     port: int | None  # None: any port (only for schemes without a default port)
     path: str  # "" or a prefix ending in "/"
-    wildcard: bool = False
+    wildcard: bool
+
+    def __init__(
+        self, scheme: str, host: str, port: int | None, path: str, wildcard: bool = False
+    ) -> None:
+        self._init(locals())
 
     @classmethod
     def parse(cls, target: str) -> HostPattern:
@@ -122,22 +127,28 @@ class HostPattern:
         return parts is not None and self.matches(*parts)
 
 
-@dataclass(frozen=True, slots=True)
-class _SchemePrefix:
+class _SchemePrefix(Record):
     """A mount prefix that names only a scheme, such as requests' own ``https://``."""
 
+    __slots__ = ("scheme",)
     scheme: str
+
+    def __init__(self, scheme: str) -> None:
+        self._init(locals())
 
     @property
     def specificity(self) -> tuple[int, int, int]:
         return (1, 0, 0)
 
 
-@dataclass(frozen=True, slots=True)
-class _RawPrefix:
+class _RawPrefix(Record):
     """A mount prefix that is not a URL with a host; matched as requests does."""
 
+    __slots__ = ("prefix",)
     prefix: str
+
+    def __init__(self, prefix: str) -> None:
+        self._init(locals())
 
     @property
     def specificity(self) -> tuple[int, int, int]:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import importlib
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING, Any, Final, NamedTuple, TypeAlias
 
 from requests.auth import AuthBase
@@ -29,6 +28,7 @@ from requests.auth import AuthBase
 from httpkit._exceptions import ConfigError
 from httpkit._http import has_forbidden_field_char, is_token
 from httpkit._middleware import check_middlewares
+from httpkit._record import Record
 from httpkit._redact import REDACTED, SENSITIVE_HEADERS, is_secret_header, redact_headers
 from httpkit._retry import DEFAULT_RETRY, RetryPolicy, RetryRules
 from httpkit._timeouts import DEFAULT_TIMEOUTS, UNSET, Timeouts, _Unset, to_requests_timeout
@@ -74,30 +74,70 @@ def _check_path(where: str, key: str, value: object) -> str:
     return os.fspath(value)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class HostConfig:
+class HostConfig(Record):
     """The settings of one host policy; ``UNSET`` fields fall back to the session's.
 
     Settings are those of :meth:`httpkit.Session.configure`. A policy does not inherit
     from a less specific policy: the most specific match applies as a whole.
     """
 
-    timeout: Timeouts | _Unset = UNSET
-    retry: RetryPolicy | Retry | _Unset = UNSET
-    deadline: float | _Unset | None = UNSET
-    headers: tuple[tuple[str, str], ...] | _Unset = UNSET
-    auth: AuthBase | _Unset = UNSET
-    verify: Verify | _Unset = UNSET
-    cert: Cert | _Unset = UNSET
-    trust: str | _Unset = UNSET
-    min_tls: str | _Unset = UNSET
-    pins: frozenset[str] | _Unset = UNSET
-    key_password: KeyPassword | _Unset = UNSET
-    middlewares: tuple[Any, ...] | _Unset = UNSET
-    max_body: int | _Unset | None = UNSET
-    ssrf: SSRFPolicy | _Unset | None = UNSET
-    cache: CacheStore | _Unset | None = UNSET
-    rate_limit: RateLimit | _Unset | None = UNSET
+    __slots__ = (
+        "auth",
+        "cache",
+        "cert",
+        "deadline",
+        "headers",
+        "key_password",
+        "max_body",
+        "middlewares",
+        "min_tls",
+        "pins",
+        "rate_limit",
+        "retry",
+        "ssrf",
+        "timeout",
+        "trust",
+        "verify",
+    )
+    timeout: Timeouts | _Unset
+    retry: RetryPolicy | Retry | _Unset
+    deadline: float | _Unset | None
+    headers: tuple[tuple[str, str], ...] | _Unset
+    auth: AuthBase | _Unset
+    verify: Verify | _Unset
+    cert: Cert | _Unset
+    trust: str | _Unset
+    min_tls: str | _Unset
+    pins: frozenset[str] | _Unset
+    key_password: KeyPassword | _Unset
+    middlewares: tuple[Any, ...] | _Unset
+    max_body: int | _Unset | None
+    ssrf: SSRFPolicy | _Unset | None
+    cache: CacheStore | _Unset | None
+    rate_limit: RateLimit | _Unset | None
+
+    def __init__(
+        self,
+        *,
+        timeout: Timeouts | _Unset = UNSET,
+        retry: RetryPolicy | Retry | _Unset = UNSET,
+        deadline: float | _Unset | None = UNSET,
+        headers: tuple[tuple[str, str], ...] | _Unset = UNSET,
+        auth: AuthBase | _Unset = UNSET,
+        verify: Verify | _Unset = UNSET,
+        cert: Cert | _Unset = UNSET,
+        trust: str | _Unset = UNSET,
+        min_tls: str | _Unset = UNSET,
+        pins: frozenset[str] | _Unset = UNSET,
+        key_password: KeyPassword | _Unset = UNSET,
+        middlewares: tuple[Any, ...] | _Unset = UNSET,
+        max_body: int | _Unset | None = UNSET,
+        ssrf: SSRFPolicy | _Unset | None = UNSET,
+        cache: CacheStore | _Unset | None = UNSET,
+        rate_limit: RateLimit | _Unset | None = UNSET,
+    ) -> None:
+        """Hold already validated values; :meth:`from_settings` validates user input."""
+        self._init(locals())
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any], *, where: str) -> HostConfig:
@@ -106,7 +146,7 @@ class HostConfig:
         Raises:
             ConfigError: an unknown key or a bad value, named in the message.
         """
-        known = {f.name for f in fields(cls)}
+        known = cls._field_names
         values: dict[str, Any] = {}
         for key, value in settings.items():
             if key not in known:
@@ -118,23 +158,23 @@ class HostConfig:
 
     def merged(self, newer: HostConfig) -> HostConfig:
         """This policy updated with every setting ``newer`` sets."""
-        changes = {f.name: getattr(newer, f.name) for f in fields(newer)}
-        return replace(self, **{k: v for k, v in changes.items() if v is not UNSET})
+        changes = {name: getattr(newer, name) for name in newer._field_names}
+        return self.replace(**{k: v for k, v in changes.items() if v is not UNSET})
 
     def header_dict(self) -> dict[str, str]:
         return dict(self.headers) if not isinstance(self.headers, _Unset) else {}
 
     def __repr__(self) -> str:
         shown = []
-        for f in fields(self):
-            value = getattr(self, f.name)
+        for name in self._field_names:
+            value = getattr(self, name)
             if value is UNSET:
                 continue
-            if f.name == "headers":
+            if name == "headers":
                 value = redact_headers(dict(value))
             elif isinstance(value, frozenset):
                 value = sorted(value)  # one repr for one value, whatever the set's history
-            shown.append(f"{f.name}={value!r}")
+            shown.append(f"{name}={value!r}")
         return f"HostConfig({', '.join(shown)})"
 
 
@@ -283,10 +323,21 @@ class SessionShared:
         self.__init__(state["sensitive"])  # type: ignore[misc]  # fresh limiters
 
 
-@dataclass(frozen=True, slots=True)
-class Settings:
+class Settings(Record):
     """A host policy's settings, each taken from the policy or else the session."""
 
+    __slots__ = (
+        "cache",
+        "deadline",
+        "defaults",
+        "limiter",
+        "max_body",
+        "middlewares",
+        "policy",
+        "retry",
+        "ssrf",
+        "timeouts",
+    )
     policy: HostConfig
     defaults: HostConfig
     timeouts: Timeouts
@@ -298,6 +349,22 @@ class Settings:
     limiter: RateLimiter | None
     #: The session's middlewares, then the policy's (both run, the session's outermost).
     middlewares: tuple[Any, ...]
+
+    def __init__(
+        self,
+        *,
+        policy: HostConfig,
+        defaults: HostConfig,
+        timeouts: Timeouts,
+        retry: RetryRules,
+        deadline: float | None,
+        max_body: int | None,
+        ssrf: SSRFPolicy | None,
+        cache: CacheStore | None,
+        limiter: RateLimiter | None,
+        middlewares: tuple[Any, ...],
+    ) -> None:
+        self._init(locals())
 
     @classmethod
     def of(cls, policy: HostConfig, defaults: HostConfig, shared: SessionShared) -> Settings:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import Any, Final, TypeAlias
 
 from urllib3.util.retry import RequestHistory, Retry
 
 from httpkit._exceptions import ConfigError
 from httpkit._http import is_token
+from httpkit._record import Record
 
 #: Statuses worth a second try: rate limited, or a server-side failure that may pass.
 RETRY_STATUSES: Final = frozenset({429, 500, 502, 503, 504})
@@ -62,8 +62,7 @@ def _non_negative(name: str, value: object, *, integer: bool = False) -> None:
         raise ConfigError(f"RetryPolicy.{name} must be >= 0 and finite, got {value!r}")
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RetryPolicy:
+class RetryPolicy(Record):
     """When and how often to retry, with exponential backoff.
 
     Attributes:
@@ -89,26 +88,59 @@ class RetryPolicy:
     RetryPolicy(total=2, backoff_factor=0.5, ...)
     """
 
-    total: int = 3
-    backoff_factor: float = 0.5
-    backoff_max: float = 30.0
-    jitter: float = 1.0
-    statuses: frozenset[int] = RETRY_STATUSES
-    methods: frozenset[str] = IDEMPOTENT_METHODS
-    respect_retry_after: bool = True
-    retry_after_max: float = 120.0
-    idempotency_key: bool = False
-    redirects: int | None = None
-    _retry: Retry = field(init=False, repr=False, compare=False)
+    __slots__ = (
+        "_retry",
+        "backoff_factor",
+        "backoff_max",
+        "idempotency_key",
+        "jitter",
+        "methods",
+        "redirects",
+        "respect_retry_after",
+        "retry_after_max",
+        "statuses",
+        "total",
+    )
+    _derived = ("_retry",)
+    total: int
+    backoff_factor: float
+    backoff_max: float
+    jitter: float
+    statuses: frozenset[int]
+    methods: frozenset[str]
+    respect_retry_after: bool
+    retry_after_max: float
+    idempotency_key: bool
+    redirects: int | None
+    _retry: Retry
 
-    def __post_init__(self) -> None:
-        _non_negative("total", self.total, integer=True)
-        if self.redirects is not None:
-            _non_negative("redirects", self.redirects, integer=True)
-        for name in ("backoff_factor", "backoff_max", "jitter", "retry_after_max"):
-            _non_negative(name, getattr(self, name))
-        object.__setattr__(self, "statuses", _frozen_statuses(self.statuses))
-        object.__setattr__(self, "methods", _frozen_methods(self.methods))
+    def __init__(
+        self,
+        *,
+        total: int = 3,
+        backoff_factor: float = 0.5,
+        backoff_max: float = 30.0,
+        jitter: float = 1.0,
+        statuses: Iterable[int] = RETRY_STATUSES,
+        methods: Iterable[str] = IDEMPOTENT_METHODS,
+        respect_retry_after: bool = True,
+        retry_after_max: float = 120.0,
+        idempotency_key: bool = False,
+        redirects: int | None = None,
+    ) -> None:
+        _non_negative("total", total, integer=True)
+        if redirects is not None:
+            _non_negative("redirects", redirects, integer=True)
+        for name, value in (
+            ("backoff_factor", backoff_factor),
+            ("backoff_max", backoff_max),
+            ("jitter", jitter),
+            ("retry_after_max", retry_after_max),
+        ):
+            _non_negative(name, value)
+        statuses = _frozen_statuses(statuses)
+        methods = _frozen_methods(methods)
+        self._init(locals())
         object.__setattr__(self, "_retry", self._build_urllib3())
 
     def __repr__(self) -> str:
@@ -184,8 +216,7 @@ NO_RETRIES: Final = RetryPolicy(total=0)
 NOTHING_AGAIN: Final = RetryPolicy(total=0, redirects=0)
 
 
-@dataclass(frozen=True, slots=True)
-class RetryRules:
+class RetryRules(Record):
     """Every retry setting, whatever form it came in, as the one value httpkit enforces.
 
     ``retry`` is the ``urllib3.Retry`` that counts attempts and decides what may be retried
@@ -202,16 +233,27 @@ class RetryRules:
     True
     """
 
+    __slots__ = ("idempotency_key", "methods", "redirects", "retry", "retry_after_max")
     retry: Retry
     #: The longest ``Retry-After`` waited for; a longer one raises ``RetryAfterTooLong``.
     retry_after_max: float
     #: How many redirects a call may follow; ``None``: ``session.max_redirects``.
     redirects: int | None
     #: Send one ``Idempotency-Key`` per call (``RetryPolicy(idempotency_key=True)``).
-    idempotency_key: bool = False
+    idempotency_key: bool
     #: Methods retried after a read error or a status (``retry.allowed_methods``, upper
     #: case); ``None``: every method.
-    methods: frozenset[str] | None = None
+    methods: frozenset[str] | None
+
+    def __init__(
+        self,
+        retry: Retry,
+        retry_after_max: float,
+        redirects: int | None,
+        idempotency_key: bool = False,
+        methods: frozenset[str] | None = None,
+    ) -> None:
+        self._init(locals())
 
     @classmethod
     def of(cls, value: RetryPolicy | Retry) -> RetryRules:
@@ -249,8 +291,7 @@ def _urllib3_redirects(retry: Retry) -> int | None:
     return min(limits) if limits else None
 
 
-@dataclass(frozen=True, slots=True)
-class RetryHistory:
+class RetryHistory(Record):
     """What the retries of one request did; found on ``response.retries``.
 
     Attributes:
@@ -259,8 +300,12 @@ class RetryHistory:
             ``status`` (a retried response) or ``error`` (a connection or read failure).
     """
 
+    __slots__ = ("attempts", "history")
     attempts: int
-    history: tuple[RequestHistory, ...] = ()
+    history: tuple[RequestHistory, ...]
+
+    def __init__(self, attempts: int, history: tuple[RequestHistory, ...] = ()) -> None:
+        self._init(locals())
 
     @classmethod
     def from_urllib3(cls, retry: Retry | None) -> RetryHistory:

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import enum
 import math
-from dataclasses import dataclass
 from typing import Final, TypeAlias
 
 from urllib3.util import Timeout as Urllib3Timeout
 
 from httpkit._exceptions import ConfigError
+from httpkit._record import Record
 
 
 class _Unset(enum.Enum):
@@ -47,8 +47,7 @@ def _check_seconds(owner: str, name: str, value: object) -> float | None:
     return float(value)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Timeouts:
+class Timeouts(Record):
     """Connect and read timeouts in seconds; ``None`` waits forever.
 
     ``read`` bounds each wait for data from the server, not the whole response.
@@ -61,12 +60,14 @@ class Timeouts:
     Timeouts(connect=1.0, read=None)
     """
 
-    connect: float | None = 3.05
-    read: float | None = 30.0
+    __slots__ = ("connect", "read")
+    connect: float | None
+    read: float | None
 
-    def __post_init__(self) -> None:
-        for name in ("connect", "read"):
-            object.__setattr__(self, name, _check_seconds("Timeouts", name, getattr(self, name)))
+    def __init__(self, *, connect: float | None = 3.05, read: float | None = 30.0) -> None:
+        connect = _check_seconds("Timeouts", "connect", connect)
+        read = _check_seconds("Timeouts", "read", read)
+        self._init(locals())
 
     def as_tuple(self) -> tuple[float | None, float | None]:
         """Return ``(connect, read)``, the form requests accepts."""

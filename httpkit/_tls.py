@@ -23,7 +23,6 @@ import time
 import warnings
 import weakref
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import certifi
@@ -35,6 +34,7 @@ from urllib3.util.ssl_match_hostname import CertificateError
 
 from httpkit._environ import environ_get
 from httpkit._exceptions import ConfigError
+from httpkit._record import Record
 from httpkit._redact import REDACTED
 
 if TYPE_CHECKING:
@@ -116,8 +116,7 @@ class KeyPassword:
         return (KeyPassword, (self._value,))
 
 
-@dataclass(frozen=True, slots=True)
-class TLSConfig:
+class TLSConfig(Record):
     """One distinct TLS configuration: everything an ``SSLContext`` is built from.
 
     Args:
@@ -132,13 +131,26 @@ class TLSConfig:
             empty for no pinning.
     """
 
-    verify: bool = True
-    ca: str = "certifi"
-    min_tls: str = DEFAULT_MIN_TLS
-    cert_file: str | None = None
-    key_file: str | None = None
-    key_password: KeyPassword | None = None
-    pins: frozenset[str] = frozenset()
+    __slots__ = ("ca", "cert_file", "key_file", "key_password", "min_tls", "pins", "verify")
+    verify: bool
+    ca: str
+    min_tls: str
+    cert_file: str | None
+    key_file: str | None
+    key_password: KeyPassword | None
+    pins: frozenset[str]
+
+    def __init__(
+        self,
+        verify: bool = True,
+        ca: str = "certifi",
+        min_tls: str = DEFAULT_MIN_TLS,
+        cert_file: str | None = None,
+        key_file: str | None = None,
+        key_password: KeyPassword | None = None,
+        pins: frozenset[str] = frozenset(),
+    ) -> None:
+        self._init(locals())
 
     def describe_trust(self) -> str:
         """How this configuration trusts servers, for error messages."""
@@ -444,11 +456,17 @@ def _missing_file(config: TLSConfig, path: str) -> str:
     return f"Could not find a suitable TLS CA certificate bundle, invalid path: {path}"
 
 
-@dataclass
 class _Entry:
-    context: ssl.SSLContext
-    signature: tuple[tuple[int, int, int], ...]
-    checked: float
+    """A built context, the signature of the files it was built from, when last checked."""
+
+    __slots__ = ("checked", "context", "signature")
+
+    def __init__(
+        self, context: ssl.SSLContext, signature: tuple[tuple[int, int, int], ...], checked: float
+    ) -> None:
+        self.context = context
+        self.signature = signature
+        self.checked = checked
 
 
 class ContextCache:

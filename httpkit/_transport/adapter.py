@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Final
 
 import requests
@@ -280,7 +279,7 @@ class HostAdapter(HTTPAdapter):
         if settings is not None and settings.retry.retry is not retry:
             from httpkit._retry import RetryRules
 
-            self.settings = replace(settings, retry=RetryRules.of(retry))
+            self.settings = settings.replace(retry=RetryRules.of(retry))
 
     def update(self, policy: HostConfig) -> None:
         """Replace this adapter's policy in place; pooled connections stay open."""

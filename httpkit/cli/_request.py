@@ -9,7 +9,6 @@ arguments do in Python.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import shutil
@@ -322,7 +321,7 @@ def build_session(args: argparse.Namespace, url: str) -> Session:
 def _with_total(retry: object, total: int) -> object:
     """``retry`` (a ``RetryPolicy`` or ``urllib3.Retry``) with ``total`` retries."""
     if isinstance(retry, httpkit.RetryPolicy):
-        return dataclasses.replace(retry, total=total)
+        return retry.replace(total=total)
     if isinstance(retry, urllib3.util.Retry):
         return retry.new(total=total)
     return total
