@@ -8,7 +8,7 @@ import os
 import platform
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -29,21 +29,32 @@ def run_block(send: Callable[[], object], n: int) -> tuple[float, float]:
 
 
 def interleave(
-    contenders: dict[str, Callable[[], object]], rounds: int, per_round: int, warmup: int
+    contenders: dict[str, Callable[[], object]],
+    rounds: int,
+    per_round: int,
+    warmup: int,
+    before_block: Callable[[str], object] | None = None,
 ) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
     """CPU and wall µs per call of each contender, one value per round.
 
     After a warm-up, every round runs every contender for ``per_round`` calls, the order
     rotated by one each round, so drift on a shared machine falls on all of them alike.
+    ``before_block(name)``, if given, is called (untimed) before each block of calls.
     """
     names = list(contenders)
+
+    def block(name: str, n: int) -> tuple[float, float]:
+        if before_block is not None:
+            before_block(name)
+        return run_block(contenders[name], n)
+
     for name in names:
-        run_block(contenders[name], warmup)
+        block(name, warmup)
     cpu: dict[str, list[float]] = {n: [] for n in names}
     wall: dict[str, list[float]] = {n: [] for n in names}
     for r in range(rounds):
         for name in names[r % len(names) :] + names[: r % len(names)]:
-            c, w = run_block(contenders[name], per_round)
+            c, w = block(name, per_round)
             cpu[name].append(c / per_round * 1e6)
             wall[name].append(w / per_round * 1e6)
     return cpu, wall
@@ -70,21 +81,33 @@ def summarize(
 
 
 def print_ratio_table(
-    results: dict[str, dict[str, float]], *, unit: str, width: int, digits: int, note: str
+    results: dict[str, dict[str, Any]],
+    *,
+    unit: str,
+    width: int,
+    digits: int,
+    note: str,
+    columns: Sequence[tuple[str, str]] = (),
 ) -> None:
-    """One row per contender: CPU and wall medians per ``unit``, the ratio and its spread."""
+    """One row per contender: CPU and wall medians per ``unit``, the ratio and its spread.
+
+    ``columns`` adds one column per ``(header, key)`` pair, showing ``row[key]`` ("-" when
+    a row has no such key).
+    """
+    extra = "".join(f" {title:>{max(len(title), 6)}}" for title, _ in columns)
     header = (
         f"{'contender':<{width}} {'CPU us/' + unit:>11} {'ratio':>6} "
-        f"{'ratio min-max':>13} {'wall us/' + unit:>12}"
+        f"{'ratio min-max':>13} {'wall us/' + unit:>12}{extra}"
     )
     print(header)
     print("-" * len(header))
     for name, row in results.items():
         spread = f"{row['ratio_to_requests_min']:.2f}-{row['ratio_to_requests_max']:.2f}"
+        cells = "".join(f" {row.get(key, '-')!s:>{max(len(title), 6)}}" for title, key in columns)
         print(
             f"{name:<{width}} {row['cpu_us_median']:>11.{digits}f} "
             f"{row['ratio_to_requests_median']:>6.2f} {spread:>13} "
-            f"{row['wall_us_median']:>12.{digits}f}"
+            f"{row['wall_us_median']:>12.{digits}f}{cells}"
         )
     print()
     print(note)

@@ -4,9 +4,9 @@ Usage::
 
     python benchmarks/bench_tls.py [--rounds N] [--requests M] [--json PATH]
 
-An HTTPS server runs in a separate process on 127.0.0.1 (this script, run with
-``--serve``) and answers every GET with ``Connection: close``, so every request opens a new
-TCP connection and does a full TLS handshake. The CA bundle is given as a path, as most
+An HTTPS server runs in a separate process on 127.0.0.1 (``_server.py`` with ``--tls``)
+and answers every GET with ``Connection: close``, so every request opens a new TCP
+connection and does a full TLS handshake. The CA bundle is given as a path, as most
 users with a corporate CA do: certifi's bundle with a test CA (made by trustme) appended.
 
 requests hands the path to urllib3, which calls ``load_verify_locations`` for every new
@@ -25,101 +25,31 @@ round to round). Wall-clock time is shown as secondary information. Target: rati
 from __future__ import annotations
 
 import argparse
-import contextlib
 import platform
 import ssl
-import subprocess
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
+
+from _server import make_tls_files, running_server
 
 BASELINE = "requests"
-BODY = b'{"ok": true}\n'
-RESPONSE = (
-    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n"
-    b"Content-Length: " + str(len(BODY)).encode() + b"\r\n\r\n" + BODY
-)
-
-
-# -- the server (child process) --------------------------------------------------------------
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def do_GET(self) -> None:
-        self.wfile.write(RESPONSE)  # one write: no Nagle / delayed-ACK stalls
-        self.close_connection = True
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 64
-    context: ssl.SSLContext
-
-    def finish_request(self, request: Any, client_address: Any) -> None:
-        try:
-            tls = self.context.wrap_socket(request, server_side=True)
-        except OSError:
-            return
-        with contextlib.closing(tls):
-            self.RequestHandlerClass(tls, client_address, self)
-
-
-def serve(cert: str, key: str) -> None:
-    server = _Server(("127.0.0.1", 0), _Handler)
-    server.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    server.context.load_cert_chain(cert, key)
-    print(server.server_address[1], flush=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    sys.stdin.read()  # returns when the parent closes our stdin or exits
-    server.shutdown()
-
-
-@contextlib.contextmanager
-def running_server(cert: str, key: str) -> Iterator[str]:
-    """Start the server in a child process; yield its base URL; stop it afterwards."""
-    child = subprocess.Popen(
-        [sys.executable, __file__, "--serve", cert, key],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert child.stdout is not None
-        port = int(child.stdout.readline())
-        yield f"https://127.0.0.1:{port}/"
-    finally:
-        assert child.stdin is not None
-        child.stdin.close()
-        child.wait(timeout=10)
-
-
-# -- the client ------------------------------------------------------------------------------
 
 
 def make_files(directory: Path) -> tuple[str, str, str]:
     """(server cert, server key, CA bundle path = certifi + test CA)."""
     import certifi
-    import trustme
 
-    ca = trustme.CA()
-    leaf = ca.issue_cert("127.0.0.1", "localhost")
-    cert, key, bundle = directory / "server.pem", directory / "server.key", directory / "ca.pem"
-    leaf.cert_chain_pems[0].write_to_path(str(cert))
-    leaf.private_key_pem.write_to_path(str(key))
-    bundle.write_bytes(Path(certifi.where()).read_bytes() + b"\n" + ca.cert_pem.bytes())
-    return str(cert), str(key), str(bundle)
+    cert, key, ca = make_tls_files(directory)
+    bundle = directory / "bundle.pem"
+    bundle.write_bytes(Path(certifi.where()).read_bytes() + b"\n" + Path(ca).read_bytes())
+    return cert, key, str(bundle)
 
 
 def make_contenders(url: str, bundle: str) -> dict[str, Callable[[], object]]:
@@ -147,16 +77,12 @@ def measure(rounds: int, per_round: int, warmup: int) -> dict[str, Any]:
 
     with tempfile.TemporaryDirectory() as tmp:
         cert, key, bundle = make_files(Path(tmp))
-        with running_server(cert, key) as url:
+        with running_server("Connection: close", tls=(cert, key)) as url:
             cpu, wall = interleave(make_contenders(url, bundle), rounds, per_round, warmup)
     return summarize(cpu, wall, BASELINE)
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["--serve"]:
-        serve(argv[1], argv[2])
-        return 0
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=9, help="rounds (default 9)")
     parser.add_argument(
