@@ -16,7 +16,12 @@ import requests
 from requests.__version__ import __version__ as REQUESTS_VERSION
 from requests.adapters import BaseAdapter
 from requests.auth import AuthBase
-from requests.cookies import RequestsCookieJar, cookiejar_from_dict, merge_cookies
+from requests.cookies import (
+    RequestsCookieJar,
+    cookiejar_from_dict,
+    extract_cookies_to_jar,
+    merge_cookies,
+)
 from requests.exceptions import (
     InvalidHeader,
     InvalidSchema,
@@ -24,10 +29,11 @@ from requests.exceptions import (
     RequestException,
     TooManyRedirects,
 )
+from requests.hooks import dispatch_hook
 from requests.models import PreparedRequest
-from requests.sessions import merge_hooks, merge_setting
+from requests.sessions import merge_hooks, merge_setting, preferred_clock
 from requests.structures import CaseInsensitiveDict
-from requests.utils import check_header_validity, get_auth_from_url
+from requests.utils import check_header_validity, get_auth_from_url, resolve_proxies
 
 from httpkit import _call, _clock
 from httpkit._bodies import discard_body
@@ -152,6 +158,28 @@ def _merged_headers(own: Any, session: Mapping[str, Any]) -> Mapping[str, Any]:
     for name in [name for name, value in merged.items() if value is None]:
         del merged[name]
     return merged
+
+
+def _sets_cookies(raw: Any) -> bool:
+    """Whether the response behind ``raw`` sets cookies: what requests' extraction reads."""
+    original = getattr(raw, "_original_response", None)
+    if not original:
+        return False  # requests' extract_cookies_to_jar() returns at once as well
+    message = original.msg
+    return "Set-Cookie" in message or "Set-Cookie2" in message
+
+
+_SEND_OVERRIDDEN: dict[type, bool] = {}
+
+
+def _send_overridden_below(cls: type) -> bool:
+    """Whether a class between :class:`Session` and ``requests.Session`` overrides ``send``."""
+    found = _SEND_OVERRIDDEN.get(cls)
+    if found is None:
+        below = cls.__mro__[cls.__mro__.index(Session) + 1 :]
+        owner = next(klass for klass in below if "send" in klass.__dict__)
+        found = _SEND_OVERRIDDEN[cls] = owner is not requests.Session
+    return found
 
 
 def _jar_is_empty(jar: Any) -> bool:
@@ -955,7 +983,7 @@ class Session(requests.Session):
         if call is not None and call.begun and call.next_hop is request:
             call.next_hop = None
             call.hops += 1
-            return super().send(request, **self._begin_hop(call, request, kwargs))
+            return self._send_hop(request, self._begin_hop(call, request, kwargs))
         if call is None or call.begun:
             if not isinstance(deadline, _Unset):
                 deadline = check_deadline("send()", deadline)
@@ -966,11 +994,54 @@ class Session(requests.Session):
         call.redirect_limit = hop.settings.retry.redirects if hop.settings else None
         with _call.calling(call, call_deadline(call.args, hop.settings)):
             try:
-                response = finish(call, request, super().send(request, **first))
+                response = finish(call, request, self._send_hop(request, first))
             except Exception as exc:
                 errors.fail(exc, request, call)
         if self.raise_for_status:
             response.raise_for_status()
+        return response
+
+    def _send_hop(self, request: PreparedRequest, kwargs: dict[str, Any]) -> Response:
+        """``requests.Session.send`` for one hop, minus work with no effect.
+
+        requests' steps in requests' order, except that response hooks are dispatched only
+        when there are some, and cookies are extracted only from a response that sets
+        some (both find nothing otherwise). A class between this one and
+        ``requests.Session`` that overrides ``send`` (a mixin) has its ``send`` called.
+        """
+        if _send_overridden_below(type(self)):
+            return super().send(request, **kwargs)
+        kwargs.setdefault("stream", self.stream)
+        kwargs.setdefault("verify", self.verify)
+        kwargs.setdefault("cert", self.cert)
+        if "proxies" not in kwargs:
+            kwargs["proxies"] = resolve_proxies(request, self.proxies, self.trust_env)
+        allow_redirects = kwargs.pop("allow_redirects", True)
+        hooks = request.hooks
+        adapter = self.get_adapter(url=request.url or "")
+        start = preferred_clock()
+        response = adapter.send(request, **kwargs)
+        response.elapsed = timedelta(seconds=preferred_clock() - start)
+        if hooks and hooks.get("response"):
+            response = dispatch_hook("response", hooks, response, **kwargs)
+        for earlier in response.history:
+            extract_cookies_to_jar(self.cookies, earlier.request, earlier.raw)
+        if _sets_cookies(response.raw):
+            extract_cookies_to_jar(self.cookies, request, response.raw)
+        if allow_redirects:
+            history = list(self.resolve_redirects(response, request, **kwargs))
+            if history:
+                history.insert(0, response)
+                response = history.pop()
+                response.history = history
+        else:
+            following = next(
+                self.resolve_redirects(response, request, yield_requests=True, **kwargs), None
+            )
+            if following is not None:  # what Response.next() returns
+                response._next = following
+        if not kwargs.get("stream"):
+            response.content  # noqa: B018  # reads the body, as requests does
         return response
 
     def _tls_for(self, url: str, verify: Any, cert: Any) -> tuple[bool | str, Any]:

@@ -235,3 +235,52 @@ def test_cookies_a_server_sets_land_where_requests_puts_them(
 
     with requests.Session() as plain, httpkit.Session(retry=0) as ours:
         assert run(ours) == run(plain)
+
+
+def test_an_unfollowed_redirect_knows_its_next_request(server: ScriptedServer) -> None:
+    server.script("/go", Reply(302, b"", [("Location", "/end")]))
+    with httpkit.Session(retry=0) as s:
+        response = s.get(server.url("/go"), allow_redirects=False)
+        plain = s.get(server.url("/end"), allow_redirects=False)
+    assert response.status_code == 302
+    assert response.next is not None
+    assert response.next.url == server.url("/end")
+    assert plain.next is None
+
+
+def test_a_send_mixin_below_httpkit_is_still_called(server: ScriptedServer) -> None:
+    """A class between httpkit.Session and requests.Session keeps its send() in the chain."""
+    seen: list[str] = []
+
+    class Counting(requests.Session):
+        def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+            seen.append(request.url or "")
+            return super().send(request, **kwargs)
+
+    class Mixed(httpkit.Session, Counting):
+        pass
+
+    server.script("/go", Reply(302, b"", [("Location", "/end")]))
+    with Mixed(retry=0) as s:
+        response = s.get(server.url("/go"))
+    assert response.status_code == 200
+    assert seen == [server.url("/go"), server.url("/end")]
+
+
+def test_response_hooks_run_on_every_hop_and_may_replace_the_response(
+    server: ScriptedServer,
+) -> None:
+    seen: list[int] = []
+
+    def hook(response: requests.Response, **kwargs: Any) -> requests.Response:
+        seen.append(response.status_code)
+        response.headers["X-Hooked"] = "yes"
+        return response
+
+    server.script("/go", Reply(302, b"", [("Location", "/end")]))
+    with httpkit.Session(retry=0) as s:
+        s.hooks["response"].append(hook)
+        response = s.get(server.url("/go"))
+    assert seen == [302, 200]
+    assert response.headers["X-Hooked"] == "yes"
+    assert response.history[0].headers["X-Hooked"] == "yes"
