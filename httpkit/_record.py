@@ -25,6 +25,8 @@ AttributeError: Point is immutable: use replace(x=...) for a changed copy
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from operator import attrgetter
 from typing import Any, ClassVar, TypeVar
 
 _R = TypeVar("_R", bound="Record")
@@ -49,14 +51,23 @@ class Record:
         if set(annotated) != slots:
             raise TypeError(f"{cls.__name__}: __slots__ must name the annotated fields")
         cls._field_names = tuple(name for name in annotated if name not in cls._derived)
+        names = cls._field_names
+        if len(names) > 1:
+            cls._get_values = staticmethod(attrgetter(*names))
+        elif names:
+            one = attrgetter(names[0])
+            cls._get_values = staticmethod(lambda record: (one(record),))
 
     def _init(self, values: dict[str, Any]) -> None:
         """Set every field from ``values`` (the ``locals()`` of the subclass's ``__init__``)."""
         for name in self._field_names:
             object.__setattr__(self, name, values[name])
 
+    #: The fields' values of a record, in order: one ``attrgetter`` per class.
+    _get_values: ClassVar[Callable[[Any], tuple[Any, ...]]] = staticmethod(lambda record: ())
+
     def _values(self) -> tuple[Any, ...]:
-        return tuple(getattr(self, name) for name in self._field_names)
+        return type(self)._get_values(self)
 
     def replace(self: _R, **changes: Any) -> _R:
         """A copy with ``changes`` applied, checked as the constructor checks them."""
