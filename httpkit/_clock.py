@@ -14,6 +14,8 @@ import time
 from collections.abc import Callable
 from typing import Final
 
+from httpkit import _fork
+
 #: Seconds since an arbitrary point, never going back (``time.monotonic``).
 monotonic: Callable[[], float] = time.monotonic
 #: Wait ``seconds`` (``time.sleep``).
@@ -36,6 +38,10 @@ class InstantClock:
         self._lock = threading.Lock()
         self.skipped = 0.0
         self.waits: list[float] = []
+        _fork.register(self)
+
+    def _after_fork(self) -> None:
+        self._lock = threading.Lock()
 
     def monotonic(self) -> float:
         return REAL[0]() + self.skipped

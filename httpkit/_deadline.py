@@ -25,7 +25,7 @@ import threading
 import time
 from typing import Any, Final
 
-from httpkit import _clock
+from httpkit import _clock, _fork
 from httpkit._exceptions import DeadlineExceeded
 from httpkit._redact import strip_query
 
@@ -119,6 +119,16 @@ class Watchdog:
         self._clocks: set[Deadline] = set()
         self._wake = threading.Condition()
         self._thread: threading.Thread | None = None
+        _fork.register(self)
+
+    def _after_fork(self) -> None:
+        """In a forked child: no thread, and none of the parent's calls to cut.
+
+        Cutting one would shut down a socket the parent still uses.
+        """
+        self._clocks = set()
+        self._wake = threading.Condition()
+        self._thread = None
 
     def start(self, clock: Deadline) -> None:
         with self._wake:

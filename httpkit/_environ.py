@@ -17,6 +17,8 @@ from urllib.parse import urlsplit
 
 from requests.utils import get_environ_proxies
 
+from httpkit import _fork
+
 
 def _environ_data() -> Mapping[object, object] | None:
     # ``os.environ._data`` is the raw mapping behind os.environ on every platform since
@@ -37,6 +39,10 @@ class EnvironmentProxies:
         self._lock = threading.Lock()
         self._snapshot: dict[object, object] | None = None
         self._table: dict[tuple[str, str, str | None], dict[str, str]] = {}
+        _fork.register(self)
+
+    def _after_fork(self) -> None:
+        self._lock = threading.Lock()
 
     def get(self, url: str, no_proxy: str | None = None) -> dict[str, str]:
         """The environment's proxies for ``url`` (empty when ``no_proxy`` bypasses it)."""

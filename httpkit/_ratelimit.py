@@ -17,7 +17,7 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
-from httpkit import _clock
+from httpkit import _clock, _fork
 from httpkit._exceptions import ConfigError
 from httpkit._http import origin_of, parse_decimal, parse_retry_after
 
@@ -221,12 +221,16 @@ def parse_rate_limit_headers(
 class HostState:
     """The limiter's state for one origin: the next free slot and any server-asked pause."""
 
-    __slots__ = ("_lock", "limit", "paused_until", "tat")
+    __slots__ = ("__weakref__", "_lock", "limit", "paused_until", "tat")
 
     def __init__(self, limit: RateLimit) -> None:
         self.limit = limit
         self.tat = 0.0  # theoretical arrival time of the next request (GCRA), monotonic
         self.paused_until = 0.0  # monotonic
+        self._lock = threading.Lock()
+        _fork.register(self)
+
+    def _after_fork(self) -> None:
         self._lock = threading.Lock()
 
     def acquire(self, request: Any, clock: Deadline | None) -> None:
@@ -293,11 +297,15 @@ class RateLimiter:
     waits feed back into it.
     """
 
-    __slots__ = ("_lock", "_states", "limit")
+    __slots__ = ("__weakref__", "_lock", "_states", "limit")
 
     def __init__(self, limit: RateLimit) -> None:
         self.limit = limit
         self._states: dict[str, HostState] = {}
+        self._lock = threading.Lock()
+        _fork.register(self)
+
+    def _after_fork(self) -> None:
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:

@@ -30,6 +30,7 @@ from requests.cookies import RequestsCookieJar, create_cookie
 from requests.exceptions import RequestException
 from requests.models import PreparedRequest
 
+from httpkit import _fork
 from httpkit._environ import environ_get
 from httpkit._http import Origin, origin_of
 
@@ -69,6 +70,10 @@ class HeaderBinding:
         self._lock = threading.Lock()
         self.origins: dict[str, Origin] = {}
         self._warned: set[tuple[str, Origin]] = set()
+        _fork.register(self)
+
+    def _after_fork(self) -> None:
+        self._lock = threading.Lock()
 
     def permits(self, name: str, url: str) -> bool:
         try:

@@ -32,6 +32,7 @@ from urllib3.exceptions import InsecureRequestWarning as _Urllib3InsecureRequest
 from urllib3.util.ssl_ import create_urllib3_context
 from urllib3.util.ssl_match_hostname import CertificateError
 
+from httpkit import _fork
 from httpkit._environ import environ_get
 from httpkit._exceptions import ConfigError
 from httpkit._record import Record
@@ -480,6 +481,10 @@ class ContextCache:
         self._lock = threading.Lock()
         self._entries: dict[TLSConfig, _Entry] = {}
         self.builds = 0  # for tests and benchmarks
+        _fork.register(self)
+
+    def _after_fork(self) -> None:
+        self._lock = threading.Lock()  # contexts hold no connection: the child keeps them
 
     def get(self, config: TLSConfig) -> ssl.SSLContext:
         entry = self._entries.get(config)

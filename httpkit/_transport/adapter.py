@@ -30,7 +30,7 @@ from urllib3.exceptions import MaxRetryError, ProtocolError, ReadTimeoutError
 from urllib3.util import Timeout as Urllib3Timeout
 from urllib3.util.retry import Retry
 
-from httpkit import _call, _clock
+from httpkit import _call, _clock, _fork
 from httpkit._bodies import CappedBody, discard_body, keep_small_body
 from httpkit._call import Call
 from httpkit._deadline import WATCHDOG, Deadline
@@ -301,6 +301,16 @@ class HostAdapter(HTTPAdapter):
         self.poolmanager.pool_classes_by_scheme = self._pool_classes()
         # The per-adapter TLS state is rebuilt here, also after unpickling.
         self._tls = AdapterTLS()
+        _fork.register(self)
+
+    def _after_fork(self) -> None:
+        """In a forked child: new, empty pools, so that no connection serves two processes.
+
+        The parent's connections are dropped, not closed: closing them here could end a
+        TLS session the parent still uses.
+        """
+        self.init_poolmanager(self._pool_connections, self._pool_maxsize, block=self._pool_block)
+        self.proxy_manager = {}
 
     def _pool_classes(self) -> dict[str, type]:
         """Growing pools for ``pool_maxsize=None`` (unless blocking), fixed ones otherwise."""

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from requests.auth import AuthBase
 from requests.cookies import RequestsCookieJar, extract_cookies_to_jar
 
+from httpkit import _fork
 from httpkit._exceptions import AuthError
 from httpkit._http import FIELD_VALUE_FORBIDDEN, Origin, origin_of
 
@@ -46,6 +47,7 @@ class OriginBoundAuth(AuthBase):
         self._bind_lock = threading.Lock()
         self._bound_origin = None
         self._permits = None
+        _fork.register(self)
 
     def bind(self, permits: Callable[[str], bool]) -> None:
         """Serve exactly the URLs for which ``permits(url)`` is true, instead of first use.
@@ -123,6 +125,15 @@ class OriginBoundAuth(AuthBase):
         self.__dict__.update(state)
         self._bind_lock = threading.Lock()
         self._init_state()
+        _fork.register(self)
+
+    def _after_fork(self) -> None:
+        """In a forked child: new locks; what the plugin learned (its origin) is kept."""
+        self._bind_lock = threading.Lock()
+        self._new_locks()
+
+    def _new_locks(self) -> None:
+        """Recreate the locks a subclass keeps (in a forked child)."""
 
     def _init_state(self) -> None:
         """Recreate the per-process state a subclass keeps (locks, caches) after unpickling."""

@@ -107,6 +107,11 @@ class TokenAuth(OriginBoundAuth):
         self._fetch_lock = threading.Lock()
         self._cached: _Cached | None = None
 
+    def _new_locks(self) -> None:
+        # The token stays valid in a forked child (one monotonic clock); the lock may have
+        # been held by a parent's thread that is not there.
+        self._fetch_lock = threading.Lock()
+
     def _config(self) -> tuple[Any, ...]:
         return (self._token, self._fetch, self.header.lower(), self.scheme, self.refresh_margin)
 

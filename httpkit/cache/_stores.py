@@ -9,6 +9,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
+from httpkit import _fork
 from httpkit._exceptions import ConfigError
 
 if TYPE_CHECKING:
@@ -89,6 +90,10 @@ class MemoryCache:
         self._entries: OrderedDict[str, Entry] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
+        _fork.register(self)
+
+    def _after_fork(self) -> None:
+        self._lock = threading.Lock()  # the entries stay: the child may serve them
 
     def __repr__(self) -> str:
         return (
