@@ -33,7 +33,7 @@ from requests.hooks import dispatch_hook
 from requests.models import PreparedRequest
 from requests.sessions import merge_hooks, merge_setting, preferred_clock
 from requests.structures import CaseInsensitiveDict
-from requests.utils import check_header_validity, get_auth_from_url, resolve_proxies
+from requests.utils import get_auth_from_url, resolve_proxies
 
 from httpkit import _call, _clock
 from httpkit._bodies import discard_body
@@ -143,6 +143,15 @@ def _merged_params(own: Any, session: Any) -> Any:
     else:
         merged = merge_setting(own, session)
     return merged or None
+
+
+def _over_policy(own: Any, policy: HostConfig) -> Any:
+    """The call's headers over the host policy's (``own`` itself when the policy has none)."""
+    if isinstance(policy.headers, _Unset):
+        return own
+    merged: CaseInsensitiveDict[Any] = CaseInsensitiveDict(policy.headers)
+    merged.update(own or {})
+    return merged
 
 
 def _merged_headers(own: Any, session: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -574,33 +583,22 @@ class Session(requests.Session):
         prepared_url = _requests_url(url)
         if prepared_url is None or "@" in prepared_url.split("/", 3)[2]:
             return None
-        # As prepare_request() merges them: the session's, the policy's, the call's; a new
-        # mapping, in which a None value removes the header.
-        merged: CaseInsensitiveDict[Any] = CaseInsensitiveDict(self.headers)
-        policy_headers = adapter.policy.headers
-        if policy_headers is not UNSET:
-            merged.update(policy_headers)
-        if headers:
-            merged.update(headers)
-        for name in [name for name, value in merged.items() if value is None]:
-            del merged[name]
-        if (
-            self.trust_env
-            and "Authorization" not in merged
-            and _netrc_credentials(url, split_host(url)) is not None
-        ):
-            return None
         request = PreparedRequest()
-        request.method, request.url, request.headers = method, prepared_url, merged
-        request._cookies = RequestsCookieJar()  # as prepare_cookies() leaves it
-        if any(type(name) is not str for name in merged):
-            return None  # requests converts bytes names as it prepares: the usual way
-        try:
-            for header in merged.items():
-                check_header_validity(header)
+        request.method, request.url = method, prepared_url
+        try:  # the headers as prepare_request() merges and checks them
+            request.prepare_headers(
+                _merged_headers(_over_policy(headers, adapter.policy), self.headers)
+            )
             check_header_values(request)
         except InvalidHeader:
             return None  # the usual way raises it, with requests' message
+        request._cookies = RequestsCookieJar()  # as prepare_cookies() leaves it
+        if (
+            self.trust_env
+            and "Authorization" not in request.headers
+            and _netrc_credentials(url, split_host(url)) is not None
+        ):
+            return None
         started = _clock.monotonic()
         response = step.fresh_answer(request)
         if response is None:
@@ -646,11 +644,7 @@ class Session(requests.Session):
                 call.prepared_for = (url, mounted)  # request() sends it next: one lookup
         adapter = mounted if isinstance(mounted, HostAdapter) else None
         policy = adapter.policy if adapter is not None else _EMPTY_POLICY
-        policy_headers = policy.header_dict()
-        if policy_headers:
-            merged: CaseInsensitiveDict[Any] = CaseInsensitiveDict(policy_headers)
-            merged.update(request.headers or {})
-            request.headers = merged
+        request.headers = _over_policy(request.headers, policy)
         host = split_host(url) if isinstance(url, str) else None
         if isinstance(url, str):
             bound = bind_cookies(request.cookies, url)
