@@ -306,8 +306,8 @@ class HostAdapter(HTTPAdapter):
     def _after_fork(self) -> None:
         """In a forked child: new, empty pools, so that no connection serves two processes.
 
-        The parent's connections are dropped, not closed: closing them here could end a
-        TLS session the parent still uses.
+        The parent's connections are dropped, not closed: they are the parent's, and the
+        child writes nothing to them.
         """
         self.init_poolmanager(self._pool_connections, self._pool_maxsize, block=self._pool_block)
         self.proxy_manager = {}
