@@ -9,6 +9,7 @@ import pytest
 import trustme
 from hypothesis import settings
 
+from tests.integration.raw import RawServer, raw_server
 from tests.integration.servers import ScriptedServer, serve
 from tests.integration.tls_servers import TLSServer, serve_tls, server_context
 
@@ -54,6 +55,13 @@ def server() -> Iterator[ScriptedServer]:
 def server2() -> Iterator[ScriptedServer]:
     """A second server, on another loopback address: another origin."""
     with serve("127.0.0.2") as state:
+        yield state
+
+
+@pytest.fixture
+def raw() -> Iterator[RawServer]:
+    """A raw-socket server that serves every body shape, trickled, endless or hanging."""
+    with raw_server("127.0.0.1") as state:
         yield state
 
 

@@ -12,14 +12,14 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 import httpkit
 from httpkit._deadline import WATCHDOG
-from tests.integration.raw import Answer, RawServer, raw_server
+from tests.integration.raw import Answer, RawServer
 from tests.integration.servers import ScriptedServer
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="the platform has no fork()")
@@ -123,12 +123,6 @@ def test_a_lock_held_by_another_thread_at_the_fork_does_not_stop_the_child(
             release.set()
             holder.join()
     assert report == {"status": 200}
-
-
-@pytest.fixture
-def raw() -> Iterator[RawServer]:
-    with raw_server() as server:
-        yield server
 
 
 def test_the_deadline_still_cuts_a_call_in_the_child(raw: RawServer) -> None:

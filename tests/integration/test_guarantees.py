@@ -130,12 +130,6 @@ def session(entry: Entry, form: str, **kw: Any) -> httpkit.Session:
 
 
 @pytest.fixture
-def raw() -> Iterator[RawServer]:
-    with raw_server("127.0.0.1") as server:
-        yield server
-
-
-@pytest.fixture
 def raw2() -> Iterator[RawServer]:
     """Another origin."""
     with raw_server("127.0.0.2") as server:
