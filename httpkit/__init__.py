@@ -22,6 +22,7 @@ from httpkit._exceptions import (
     RetryAfterTooLong,
     UnreplayableBody,
 )
+from httpkit._lazy import on_first_use as _on_first_use
 from httpkit._middleware import LoggingMiddleware
 from httpkit._middleware import install_log_redaction as _install_log_redaction
 from httpkit._policy import HostConfig
@@ -73,28 +74,16 @@ __all__ = [
 _install_log_redaction()
 
 
-#: Public names whose module loads when the name is first used: a program that never
-#: turns the feature on never imports it.
-_ON_FIRST_USE: _typing.Final = {
-    "DigestAuth": "httpkit.auth",
-    "MemoryCache": "httpkit.cache",
-    "RateLimit": "httpkit._ratelimit",
-    "SQLiteCache": "httpkit.cache",
-    "SSRFPolicy": "httpkit._ssrf",
-    "TokenAuth": "httpkit.auth",
-}
-
-
-def __getattr__(name: str) -> _typing.Any:
-    module = _ON_FIRST_USE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'httpkit' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # once: later lookups do not come here
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_ON_FIRST_USE))
+# Names whose module loads when first used: a program that never turns the feature on
+# never imports it.
+__getattr__, __dir__ = _on_first_use(
+    globals(),
+    {
+        "DigestAuth": "httpkit.auth",
+        "MemoryCache": "httpkit.cache",
+        "RateLimit": "httpkit._ratelimit",
+        "SQLiteCache": "httpkit.cache",
+        "SSRFPolicy": "httpkit._ssrf",
+        "TokenAuth": "httpkit.auth",
+    },
+)

@@ -7,32 +7,20 @@ to with ``Session.configure(..., auth=...)``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import typing as _typing
 
+from httpkit._lazy import on_first_use as _on_first_use
 from httpkit.auth._base import OriginBoundAuth
 from httpkit.auth._basic import BasicAuth
 
-if TYPE_CHECKING:
+if _typing.TYPE_CHECKING:
     from httpkit.auth._digest import DigestAuth
     from httpkit.auth._token import TokenAuth
 
 __all__ = ["BasicAuth", "DigestAuth", "OriginBoundAuth", "TokenAuth"]
 
 
-#: Plugins whose module loads when first used (each brings its own dependencies).
-_ON_FIRST_USE = {"DigestAuth": "httpkit.auth._digest", "TokenAuth": "httpkit.auth._token"}
-
-
-def __getattr__(name: str) -> Any:
-    module = _ON_FIRST_USE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'httpkit.auth' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_ON_FIRST_USE))
+# Plugins whose module loads when first used (each brings its own dependencies).
+__getattr__, __dir__ = _on_first_use(
+    globals(), {"DigestAuth": "httpkit.auth._digest", "TokenAuth": "httpkit.auth._token"}
+)

@@ -22,6 +22,7 @@ LAYERS: dict[str, int] = {
     "httpkit._http": 1,
     "httpkit._record": 1,
     "httpkit._fork": 1,
+    "httpkit._lazy": 1,
     "httpkit._clock": 2,
     # value modules: values and rules only
     "httpkit._timeouts": 2,
