@@ -511,6 +511,10 @@ def _token_scene(server: _DemoServer, out: TextIO) -> None:
         auth = httpkit.TokenAuth(fetch=fetch)
         fetches.clear()
 
+        def theirs(call_id: str) -> None:
+            fetch = partial(plain.get, f"{url}?id={call_id}")
+            _show(out, "requests.Session", "GET /me", fetch, attempts=False)
+
         def ours(step: str, call_id: str) -> None:
             result = _call(lambda: safe.get(f"{url}?id={call_id}", auth=auth))
             got = server.requests_for(call_id)
@@ -521,24 +525,12 @@ def _token_scene(server: _DemoServer, out: TextIO) -> None:
         out.write(
             f"  each token lives {_TOKEN_LIFETIME:g} s; sent as Authorization: Bearer <redacted>\n"
         )
-        _show(
-            out,
-            "requests.Session",
-            "GET /me",
-            lambda: plain.get(url + "?id=token-plain-1"),
-            attempts=False,
-        )
+        theirs("token-plain-1")
         ours("#1", "token-httpkit-1")
         ours("#2", "token-httpkit-2")
         out.write(f"  ... {_TOKEN_LIFETIME + 0.2:g} s later, the tokens have expired ...\n")
         time.sleep(_TOKEN_LIFETIME + 0.2)
-        _show(
-            out,
-            "requests.Session",
-            "GET /me",
-            lambda: plain.get(url + "?id=token-plain-2"),
-            attempts=False,
-        )
+        theirs("token-plain-2")
         ours("#3", "token-httpkit-3")
         out.write("  ... the server revokes every token (a key rotation) ...\n")
         with server.lock:
