@@ -39,6 +39,7 @@ if _typing.TYPE_CHECKING:
     from httpkit._ssrf import SSRFPolicy
     from httpkit.auth import DigestAuth, TokenAuth
     from httpkit.cache import MemoryCache, SQLiteCache
+    from httpkit.stores import MemoryStore, RedisStore, SQLiteStore
 
 __all__ = [
     "AuthError",
@@ -54,13 +55,16 @@ __all__ = [
     "InsecureRequestWarning",
     "LoggingMiddleware",
     "MemoryCache",
+    "MemoryStore",
     "MiddlewareError",
     "OriginBoundAuth",
     "RateLimit",
+    "RedisStore",
     "RetryAfterTooLong",
     "RetryHistory",
     "RetryPolicy",
     "SQLiteCache",
+    "SQLiteStore",
     "SSRFPolicy",
     "Session",
     "Timeouts",
@@ -81,8 +85,11 @@ __getattr__, __dir__ = _on_first_use(
     {
         "DigestAuth": "httpkit.auth",
         "MemoryCache": "httpkit.cache",
+        "MemoryStore": "httpkit.stores",
         "RateLimit": "httpkit._ratelimit",
+        "RedisStore": "httpkit.stores",
         "SQLiteCache": "httpkit.cache",
+        "SQLiteStore": "httpkit.stores",
         "SSRFPolicy": "httpkit._ssrf",
         "TokenAuth": "httpkit.auth",
     },

@@ -24,7 +24,9 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
-_SESSION_ONLY: Final = frozenset({"user_agent", "base_url", "pool_maxsize", "raise_for_status"})
+_SESSION_ONLY: Final = frozenset(
+    {"user_agent", "base_url", "pool_maxsize", "raise_for_status", "store_url", "store_url_env"}
+)
 _POLICY_KEYS: Final = frozenset(
     {
         "timeout",
@@ -99,6 +101,9 @@ def load_config(source: str | PathLike[str] | Mapping[str, Any]) -> LoadedConfig
     settings = _settings(
         session_table, where, allow=_POLICY_KEYS | _SESSION_ONLY | _TLS_SESSION_KEYS
     )
+    store = _store(settings, where)
+    if store is not None:
+        settings["store"] = store
     for key, value in settings.items():
         destination = loaded.session_attrs if key in _SESSION_ATTRS else loaded.session
         destination[key] = value
@@ -109,6 +114,29 @@ def load_config(source: str | PathLike[str] | Mapping[str, Any]) -> LoadedConfig
             raise ConfigError(f"{where}: expected a table of settings, got {table!r}")
         loaded.hosts.append((target, _settings(table, where, allow=_POLICY_KEYS | _TLS_HOST_KEYS)))
     return loaded
+
+
+def _store(settings: dict[str, Any], where: str) -> Any:
+    """``store_url`` (no password: secrets are not read from files) or ``store_url_env``."""
+    url = settings.pop("store_url", None)
+    variable = settings.pop("store_url_env", None)
+    if url is not None and variable is not None:
+        raise ConfigError(f"{where}: set store_url or store_url_env, not both")
+    if variable is not None:
+        url = _env(where, "store_url_env", {"store_url_env": variable})
+    elif url is not None:
+        if not isinstance(url, str):
+            raise ConfigError(f"{where}: store_url: expected a URL string, got {url!r}")
+        if "@" in url.partition("://")[2].partition("/")[0]:  # userinfo: a password
+            raise ConfigError(
+                f"{where}: store_url: secrets are not read from config files; put the URL "
+                'with its password in an environment variable (store_url_env = "MY_VAR")'
+            )
+    if url is None:
+        return None
+    from httpkit.stores import store_from_url
+
+    return store_from_url(url, f"{where}: {'store_url_env' if variable else 'store_url'}")
 
 
 def _table(document: Mapping[str, Any], key: str, name: str, shown: str) -> Mapping[str, Any]:

@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from httpkit._ratelimit import RateLimit, RateLimiter
     from httpkit._ssrf import SSRFPolicy
     from httpkit.cache import CacheStore
+    from httpkit.stores import Store
 
 Verify: TypeAlias = "bool | str"
 Cert: TypeAlias = "str | tuple[str, str]"
@@ -295,17 +296,31 @@ DEFAULT_SESSION_CONFIG: Final = HostConfig(
 
 
 class SessionShared:
-    """What every adapter of one session shares: credential header names, rate limiters.
+    """What every adapter of one session shares: credential header names, the store, and
+    the rate limiters that keep their state in it.
 
-    Pickled once with the session and its adapters, so they keep sharing it; rate-limit
-    state is local to a process and starts afresh after unpickling.
+    Pickled once with the session and its adapters, so they keep sharing it. A shared store
+    (SQLite, Redis) pickles as its settings; a MemoryStore comes back empty.
     """
 
-    __slots__ = ("limiters", "sensitive")
+    __slots__ = ("_store", "limiters", "sensitive")
 
-    def __init__(self, sensitive: frozenset[str] = SENSITIVE_HEADERS) -> None:
+    def __init__(
+        self, sensitive: frozenset[str] = SENSITIVE_HEADERS, store: Store | None = None
+    ) -> None:
         self.sensitive = sensitive
+        self._store = store
         self.limiters: dict[RateLimit, RateLimiter] = {}
+
+    @property
+    def store(self) -> Store:
+        """The session's store; a :class:`~httpkit.MemoryStore` made on first use if none."""
+        store = self._store
+        if store is None:
+            from httpkit.stores import MemoryStore  # loaded with the first feature using it
+
+            store = self._store = MemoryStore()
+        return store
 
     def limiter(self, limit: RateLimit) -> RateLimiter:
         """The session's one limiter for ``limit``: two policies for one origin share it."""
@@ -313,14 +328,14 @@ class SessionShared:
         if found is None:
             from httpkit._ratelimit import RateLimiter  # loaded with the first rate limit
 
-            found = self.limiters[limit] = RateLimiter(limit)
+            found = self.limiters[limit] = RateLimiter(limit, self.store)
         return found
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"sensitive": self.sensitive}
+        return {"sensitive": self.sensitive, "store": self._store}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["sensitive"])  # type: ignore[misc]  # fresh limiters
+        self.__init__(state["sensitive"], state.get("store"))  # type: ignore[misc]
 
 
 class Settings(Record):

@@ -13,11 +13,10 @@ Waiting never runs past the call's deadline: when the wait would, the call raise
 from __future__ import annotations
 
 import re
-import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
-from httpkit import _clock, _fork
+from httpkit import _clock
 from httpkit._exceptions import ConfigError
 from httpkit._http import origin_of, parse_decimal, parse_retry_after
 
@@ -27,6 +26,7 @@ if TYPE_CHECKING:
     from requests import Response
 
     from httpkit._deadline import Deadline
+    from httpkit.stores import Store
 
 _UNITS: Final = {
     "s": 1.0,
@@ -219,50 +219,38 @@ def parse_rate_limit_headers(
 
 
 class HostState:
-    """The limiter's state for one origin: the next free slot and any server-asked pause."""
+    """The limiter's handle on one origin's state, which the session's store keeps.
 
-    __slots__ = ("__weakref__", "_lock", "limit", "paused_until", "tat")
+    The state is one number, the GCRA's theoretical arrival time (``stores._base.gcra``):
+    the fixed rate moves it on with each request, and a pause the server asks for pushes it
+    forward. With a shared store, every process of the fleet reads and moves the same one.
+    """
 
-    def __init__(self, limit: RateLimit) -> None:
+    __slots__ = ("interval", "key", "limit", "store")
+
+    def __init__(self, limit: RateLimit, store: Store, key: str) -> None:
         self.limit = limit
-        self.tat = 0.0  # theoretical arrival time of the next request (GCRA), monotonic
-        self.paused_until = 0.0  # monotonic
-        self._lock = threading.Lock()
-        _fork.register(self)
-
-    def _after_fork(self) -> None:
-        self._lock = threading.Lock()
+        self.interval = limit.interval
+        self.store = store
+        self.key = key
 
     def acquire(self, request: Any, clock: Deadline | None) -> None:
         """Wait for this origin's next slot; raise if that would pass the call's deadline.
 
         Raises:
-            DeadlineExceeded: the wait would end after the call's deadline.
+            DeadlineExceeded: the wait would end after the call's deadline (no slot is
+                taken then).
         """
-        limit = self.limit
-        interval = limit.interval
-        with self._lock:
-            now = _clock.monotonic()
-            start = now if self.paused_until <= now else self.paused_until
-            if interval:
-                earliest = self.tat - (limit.burst - 1) * interval
-                if earliest > start:
-                    start = earliest
-            wait = start - now
-            if clock is not None:
-                clock.check_wait(wait, request, "for the rate limit")
-            if interval:
-                self.tat = max(self.tat, start) + interval
+        max_wait = clock.remaining() if clock is not None else None
+        wait = self.store.take(self.key, self.interval, self.limit.burst, max_wait)
         if wait > 0:
+            if clock is not None and max_wait is not None and wait >= max_wait:
+                clock.check_wait(wait, request, "for the rate limit")
             _clock.sleep(wait)
 
     def pause(self, seconds: float) -> None:
         """Start no request to this origin for ``seconds`` (the longest pause asked wins)."""
-        seconds = min(seconds, MAX_PAUSE)
-        until = _clock.monotonic() + seconds
-        with self._lock:
-            if until > self.paused_until:
-                self.paused_until = until
+        self.store.hold(self.key, min(seconds, MAX_PAUSE), self.interval, self.limit.burst)
 
     def observe(self, response: Response) -> None:
         """Pause if the response says the quota is spent, or asks to retry later."""
@@ -289,32 +277,30 @@ def _origin(url: str) -> str:
 
 
 class RateLimiter:
-    """The rate limit of a host policy: one :class:`HostState` per origin.
+    """The rate limit of a host policy: one :class:`HostState` per origin, in ``store``.
 
-    One instance serves every thread of a session (one per distinct limit); states are
-    created on first use. Every attempt, retries included, takes a token from the state of
-    its origin before it is sent (``_transport.adapter``); responses and ``Retry-After``
-    waits feed back into it.
+    One instance serves every thread of a session (one per distinct limit). Every attempt,
+    retries included, takes a slot from the state of its origin before it is sent
+    (``_transport.adapter``); responses and ``Retry-After`` waits feed back into it. The
+    state lives in the session's store under ``rate:<origin>:<interval>/<burst>``, so that
+    every process with the same limit for an origin shares it.
     """
 
-    __slots__ = ("__weakref__", "_lock", "_states", "limit")
+    __slots__ = ("_states", "limit", "store")
 
-    def __init__(self, limit: RateLimit) -> None:
+    def __init__(self, limit: RateLimit, store: Store) -> None:
         self.limit = limit
+        self.store = store
         self._states: dict[str, HostState] = {}
-        self._lock = threading.Lock()
-        _fork.register(self)
-
-    def _after_fork(self) -> None:
-        self._lock = threading.Lock()
 
     def __repr__(self) -> str:
-        return f"RateLimiter({str(self.limit)!r})"
+        return f"RateLimiter({str(self.limit)!r}, {self.store!r})"
 
     def state(self, url: str) -> HostState:
         origin = _origin(url)
         state = self._states.get(origin)
         if state is None:
-            with self._lock:
-                state = self._states.setdefault(origin, HostState(self.limit))
+            key = f"rate:{origin}:{self.limit.interval:g}/{self.limit.burst}"
+            # Two threads may both make one: they are equal handles on one stored state.
+            state = self._states[origin] = HostState(self.limit, self.store, key)
         return state

@@ -81,6 +81,7 @@ if TYPE_CHECKING:
     from requests import Request, Response
 
     from httpkit._ssrf import SSRFPolicy
+    from httpkit.stores import Store
 
 _ABSOLUTE_URL: Final = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _EMPTY_POLICY: Final = HostConfig()
@@ -273,6 +274,12 @@ class Session(requests.Session):
         rate_limit: a per-origin limit such as ``"10/s"``, ``"600/min"``, ``"auto"``
             (follow ``RateLimit-*`` headers) or ``"10/s+auto"``, or a :class:`RateLimit`.
             See ``docs/rate-limits.md``.
+        store: where rate limits and circuit breakers keep their state: an
+            :class:`~httpkit.MemoryStore` (this process; the default), an
+            :class:`~httpkit.SQLiteStore` (the processes of one machine), a
+            :class:`~httpkit.RedisStore` (many machines), or a URL (``memory://``,
+            ``sqlite:///path``, ``redis://host:6379/0``). Every host policy uses it.
+            See ``docs/fleet.md``.
 
     >>> with Session(timeout=5, retry=2, user_agent="myapp/1.4") as s:
     ...     s.headers["User-Agent"].startswith("myapp/1.4 httpkit/")
@@ -318,6 +325,7 @@ class Session(requests.Session):
         ssrf: SSRFPolicy | bool | Mapping[str, Any] | None = None,
         cache: Any = None,
         rate_limit: Any = None,
+        store: Any = None,
     ) -> None:
         super().__init__()
         self._table: MountTable | None = None
@@ -353,7 +361,7 @@ class Session(requests.Session):
                 f"got the string {sensitive_headers!r}"
             )
         self.sensitive_headers = sensitive_names(sensitive_headers)
-        self._shared = SessionShared(self.sensitive_headers)
+        self._shared = SessionShared(self.sensitive_headers, _checked_store(store))
         self._header_binding = HeaderBinding()
         self.headers["User-Agent"] = user_agent_string(user_agent)
         for scheme in ("https://", "http://"):
@@ -1124,6 +1132,15 @@ class Session(requests.Session):
         for target, settings in loaded.hosts:
             session.configure(target, **settings)
         return session
+
+
+def _checked_store(store: Any) -> Store | None:
+    """``Session(store=...)``: validated now, so a typo fails where it was made."""
+    if store is None:
+        return None  # a MemoryStore, made when a feature first needs it
+    from httpkit.stores import check_store
+
+    return check_store("Session()", store)
 
 
 def _normalize_base_url(base_url: str | None) -> str | None:

@@ -10,6 +10,7 @@ import trustme
 from hypothesis import settings
 
 from tests.integration.raw import RawServer, raw_server
+from tests.integration.redis_server import RedisServer
 from tests.integration.servers import ScriptedServer, serve
 from tests.integration.tls_servers import TLSServer, serve_tls, server_context
 
@@ -71,3 +72,30 @@ def untrusted_https() -> Iterator[TLSServer]:
     leaf = trustme.CA().issue_cert("127.0.0.2")
     with serve_tls(server_context(leaf), "127.0.0.2") as state:
         yield state
+
+
+@pytest.fixture(scope="session")
+def redis_server_process() -> Iterator[RedisServer]:
+    """One Redis-compatible server per test worker."""
+    server = RedisServer()
+    server.start()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def redis_url(redis_server_process: RedisServer) -> str:
+    """The URL of the worker's server, emptied for this test."""
+    if not redis_server_process.ping():
+        redis_server_process.start()
+    redis_server_process.flush()
+    return redis_server_process.url
+
+
+@pytest.fixture
+def own_redis() -> Iterator[RedisServer]:
+    """A server of this test's own, which it may kill, pause and start again."""
+    server = RedisServer()
+    server.start()
+    yield server
+    server.close()

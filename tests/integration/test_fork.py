@@ -84,9 +84,9 @@ def test_the_child_opens_its_own_connection_and_the_parent_keeps_its_own(
 #: and the URL after one request was made).
 LOCKS: dict[str, tuple[dict[str, Any], Callable[[httpkit.Session, str], Any]]] = {
     "deadline watchdog": ({}, lambda s, url: WATCHDOG._wake),
-    "rate limiter": (
+    "rate limiter's memory store": (
         {"rate_limit": "1000/s"},
-        lambda s, url: s.get_adapter(url).settings.limiter.state(url)._lock,  # type: ignore[attr-defined]
+        lambda s, url: s.get_adapter(url).settings.limiter.store._lock,  # type: ignore[attr-defined]
     ),
     "memory cache": ({"cache": True}, lambda s, url: s.get_adapter(url).settings.cache._lock),  # type: ignore[attr-defined]
     "session header binding": ({}, lambda s, url: s._header_binding._lock),

@@ -95,6 +95,37 @@ def test_a_mapping_works_like_a_file(monkeypatch: pytest.MonkeyPatch) -> None:
     assert isinstance(s.policy_for("https://x.test/").auth, BasicAuth)
 
 
+def test_the_store_comes_from_a_url_or_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    db = tmp_path / "fleet.db"
+    from_url = httpkit.Session.from_config({"session": {"store_url": f"sqlite://{db}"}})
+    assert from_url._shared.store == httpkit.SQLiteStore(db)
+    monkeypatch.setenv("FLEET_STORE", "redis://:pw-in-env@127.0.0.1:6379/2")
+    from_env = httpkit.Session.from_config({"session": {"store_url_env": "FLEET_STORE"}})
+    store = from_env._shared.store
+    assert isinstance(store, httpkit.RedisStore)
+    assert store.url.endswith("/2")
+    assert "pw-in-env" not in repr(store)
+
+
+@pytest.mark.parametrize(
+    ("session", "message"),
+    [
+        ({"store_url": "redis://:pw@127.0.0.1/0"}, "store_url_env"),
+        ({"store_url": "ftp://x"}, "unknown store URL"),
+        ({"store_url": 5}, "expected a URL string"),
+        ({"store_url": "memory://", "store_url_env": "X"}, "not both"),
+        ({"store_url_env": "HTTPKIT_UNSET_VARIABLE"}, "is not set"),
+    ],
+)
+def test_store_settings_errors_name_the_key(session: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match=r"<mapping> \[session\]") as info:
+        httpkit.Session.from_config({"session": session})
+    assert message in str(info.value)
+    assert "pw@" not in str(info.value)
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [

@@ -38,6 +38,7 @@ LAYERS: dict[str, int] = {
     "httpkit._environ": 2,
     "httpkit._redirects": 2,
     "httpkit.cache": 2,
+    "httpkit.stores": 2,
     "httpkit.auth": 2,
     # settings
     "httpkit._policy": 3,

@@ -14,7 +14,9 @@ from httpkit import AuthError, ConfigError, HttpkitError
 def test_exported_members() -> None:
     public = sorted(name for name in dir(httpkit) if not name.startswith("_"))
     public = [
-        name for name in public if name not in {"annotations", "auth", "cache", "cli", "testing"}
+        name
+        for name in public
+        if name not in {"annotations", "auth", "cache", "cli", "stores", "testing"}
     ]
     assert httpkit.__all__ == sorted(httpkit.__all__)
     assert sorted(n for n in httpkit.__all__ if not n.startswith("__")) == public

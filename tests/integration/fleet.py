@@ -1,0 +1,83 @@
+"""A fleet of worker processes for the tests of shared state.
+
+Each worker is a new Python process (multiprocessing's ``spawn``: nothing inherited but
+its arguments), builds its own ``httpkit.Session``, waits for a common start time, does its
+work and reports a JSON-able result.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+#: Seconds the workers get to start before the common start time.
+START_DELAY = 2.5
+
+
+def run_fleet(worker: Callable[..., Any], count: int, *args: Any, timeout: float = 40) -> list[Any]:
+    """Run ``worker(index, start_at, *args)`` in ``count`` processes; their results, in order."""
+    context = multiprocessing.get_context("spawn")
+    results = context.Queue()
+    start_at = time.time() + START_DELAY
+    processes = [
+        context.Process(target=_run, args=(worker, results, i, start_at, *args), daemon=True)
+        for i in range(count)
+    ]
+    for process in processes:
+        process.start()
+    found: dict[int, Any] = {}
+    try:
+        for _ in processes:
+            index, ok, value = results.get(timeout=timeout)
+            if not ok:
+                raise AssertionError(f"worker {index} failed:\n{value}")
+            found[index] = value
+    finally:
+        for process in processes:
+            process.join(timeout=5)
+            if process.is_alive():
+                process.kill()
+    return [found[i] for i in range(count)]
+
+
+def _run(worker: Callable[..., Any], results: Any, index: int, start_at: float, *args: Any) -> None:
+    try:
+        results.put((index, True, worker(index, start_at, *args)))
+    except BaseException:
+        results.put((index, False, traceback.format_exc()))
+
+
+def wait_until(start_at: float) -> None:
+    delay = start_at - time.time()
+    if delay > 0:
+        time.sleep(delay)
+
+
+# -- workers (module level: a spawned process imports them by name) ----------------------
+
+
+def limited_gets(index: int, start_at: float, url: str, store: str, count: int) -> int:
+    import httpkit
+
+    with httpkit.Session(store=store, rate_limit="20/s", retry=0) as session:
+        session.get(url).raise_for_status()  # connected and warm before the start
+        wait_until(start_at)
+        for _ in range(count):
+            session.get(url).raise_for_status()
+    return count
+
+
+def adaptive_gets(index: int, start_at: float, url: str, store: str) -> list[float]:
+    """Worker 0 meets the 429 first; the others start 0.3 s later. Send times, wall clock."""
+    import httpkit
+
+    sent = []
+    with httpkit.Session(store=store, rate_limit="auto", retry=0) as session:
+        wait_until(start_at + (0.0 if index == 0 else 0.3))
+        for _ in range(2):
+            sent.append(time.time())
+            session.get(url)
+    return sent
