@@ -15,6 +15,7 @@ from httpkit._exceptions import (
     AuthError,
     BlockedAddress,
     BodyTooLarge,
+    CircuitOpen,
     ConfigError,
     DeadlineExceeded,
     HttpkitError,
@@ -35,6 +36,7 @@ from httpkit._version import __version__
 from httpkit.auth import BasicAuth, OriginBoundAuth
 
 if _typing.TYPE_CHECKING:
+    from httpkit._circuit import CircuitBreaker
     from httpkit._ratelimit import RateLimit
     from httpkit._ssrf import SSRFPolicy
     from httpkit.auth import DigestAuth, TokenAuth
@@ -46,6 +48,8 @@ __all__ = [
     "BasicAuth",
     "BlockedAddress",
     "BodyTooLarge",
+    "CircuitBreaker",
+    "CircuitOpen",
     "ConfigError",
     "DeadlineExceeded",
     "DigestAuth",
@@ -83,6 +87,7 @@ _install_log_redaction()
 __getattr__, __dir__ = _on_first_use(
     globals(),
     {
+        "CircuitBreaker": "httpkit._circuit",
         "DigestAuth": "httpkit.auth",
         "MemoryCache": "httpkit.cache",
         "MemoryStore": "httpkit.stores",

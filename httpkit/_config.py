@@ -39,6 +39,7 @@ _POLICY_KEYS: Final = frozenset(
         "cache",
         "rate_limit",
         "max_body",
+        "circuit",
     }
 )
 #: ``[session]`` keys that are requests.Session attributes; the others are Session() arguments.

@@ -8,6 +8,7 @@ working::
      ├─ ConfigError(HttpkitError, ValueError)                     bad settings, config files
      ├─ AuthError(HttpkitError, requests.RequestException)        an auth flow cannot go on
      ├─ BlockedAddress(HttpkitError, requests.ConnectionError)    the SSRF policy refused a target
+ ├─ CircuitOpen(HttpkitError, requests.ConnectionError)       the origin's circuit is open
      ├─ DeadlineExceeded(HttpkitError, requests.Timeout)          the call's deadline passed
      ├─ RetryAfterTooLong(HttpkitError, requests.RetryError)      the server asks to wait too long
      ├─ UnreplayableBody(HttpkitError, requests.RequestException) a body that cannot be re-sent
@@ -29,6 +30,7 @@ __all__ = [
     "AuthError",
     "BlockedAddress",
     "BodyTooLarge",
+    "CircuitOpen",
     "ConfigError",
     "DeadlineExceeded",
     "HttpkitError",
@@ -137,6 +139,24 @@ class BodyTooLarge(HttpkitError, requests.RequestException):
     def __init__(self, *args: Any, limit: int = 0, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.limit = limit
+
+    def __reduce__(self) -> Any:
+        return (_rebuild, (type(self), self.args, self.__dict__))
+
+
+class CircuitOpen(HttpkitError, requests.ConnectionError):
+    """The origin's circuit is open: the attempt was not sent (``docs/fleet.md``).
+
+    Too many consecutive attempts to the origin failed; no attempt goes until the circuit's
+    ``reset_after`` has passed and one trial attempt succeeded. Not retried.
+
+    Attributes:
+        origin: the origin whose circuit is open, as ``scheme://host:port``.
+    """
+
+    def __init__(self, *args: Any, origin: str = "", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.origin = origin
 
     def __reduce__(self) -> Any:
         return (_rebuild, (type(self), self.args, self.__dict__))

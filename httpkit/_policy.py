@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from requests.adapters import BaseAdapter
     from urllib3.util.retry import Retry
 
+    from httpkit._circuit import CircuitBreaker, Circuits
     from httpkit._ratelimit import RateLimit, RateLimiter
     from httpkit._ssrf import SSRFPolicy
     from httpkit.cache import CacheStore
@@ -86,6 +87,7 @@ class HostConfig(Record):
         "auth",
         "cache",
         "cert",
+        "circuit",
         "deadline",
         "headers",
         "key_password",
@@ -116,6 +118,7 @@ class HostConfig(Record):
     ssrf: SSRFPolicy | _Unset | None
     cache: CacheStore | _Unset | None
     rate_limit: RateLimit | _Unset | None
+    circuit: CircuitBreaker | _Unset | None
 
     def __init__(
         self,
@@ -136,6 +139,7 @@ class HostConfig(Record):
         ssrf: SSRFPolicy | _Unset | None = UNSET,
         cache: CacheStore | _Unset | None = UNSET,
         rate_limit: RateLimit | _Unset | None = UNSET,
+        circuit: CircuitBreaker | _Unset | None = UNSET,
     ) -> None:
         """Hold already validated values; :meth:`from_settings` validates user input."""
         self._init(locals())
@@ -284,6 +288,7 @@ _CHECKS: Final[dict[str, Any]] = {
     "ssrf": _on_first_use("httpkit._ssrf", "check_ssrf"),
     "cache": _on_first_use("httpkit.cache", "check_cache"),
     "rate_limit": _on_first_use("httpkit._ratelimit", "check_rate_limit"),
+    "circuit": _on_first_use("httpkit._circuit", "check_circuit"),
 }
 
 
@@ -303,7 +308,7 @@ class SessionShared:
     (SQLite, Redis) pickles as its settings; a MemoryStore comes back empty.
     """
 
-    __slots__ = ("_store", "limiters", "sensitive")
+    __slots__ = ("_store", "breakers", "limiters", "sensitive")
 
     def __init__(
         self, sensitive: frozenset[str] = SENSITIVE_HEADERS, store: Store | None = None
@@ -311,6 +316,7 @@ class SessionShared:
         self.sensitive = sensitive
         self._store = store
         self.limiters: dict[RateLimit, RateLimiter] = {}
+        self.breakers: dict[CircuitBreaker, Circuits] = {}
 
     @property
     def store(self) -> Store:
@@ -331,6 +337,15 @@ class SessionShared:
             found = self.limiters[limit] = RateLimiter(limit, self.store)
         return found
 
+    def circuits(self, breaker: CircuitBreaker) -> Circuits:
+        """The session's circuits for ``breaker``, one per origin, in the store."""
+        found = self.breakers.get(breaker)
+        if found is None:
+            from httpkit._circuit import Circuits  # loaded with the first circuit breaker
+
+            found = self.breakers[breaker] = Circuits(breaker, self.store)
+        return found
+
     def __getstate__(self) -> dict[str, Any]:
         return {"sensitive": self.sensitive, "store": self._store}
 
@@ -343,6 +358,7 @@ class Settings(Record):
 
     __slots__ = (
         "cache",
+        "circuits",
         "deadline",
         "defaults",
         "limiter",
@@ -362,6 +378,7 @@ class Settings(Record):
     ssrf: SSRFPolicy | None
     cache: CacheStore | None
     limiter: RateLimiter | None
+    circuits: Circuits | None
     #: The session's middlewares, then the policy's (both run, the session's outermost).
     middlewares: tuple[Any, ...]
 
@@ -377,6 +394,7 @@ class Settings(Record):
         ssrf: SSRFPolicy | None,
         cache: CacheStore | None,
         limiter: RateLimiter | None,
+        circuits: Circuits | None,
         middlewares: tuple[Any, ...],
     ) -> None:
         self._init(locals())
@@ -389,6 +407,7 @@ class Settings(Record):
             return None if isinstance(value, _Unset) else value
 
         rate_limit = pick("rate_limit")
+        circuit = pick("circuit")
         return cls(
             policy=policy,
             defaults=defaults,
@@ -399,6 +418,7 @@ class Settings(Record):
             ssrf=pick("ssrf"),
             cache=pick("cache"),
             limiter=shared.limiter(rate_limit) if rate_limit is not None else None,
+            circuits=shared.circuits(circuit) if circuit is not None else None,
             middlewares=tuple(
                 m
                 for config in (defaults, policy)

@@ -280,6 +280,10 @@ class Session(requests.Session):
             :class:`~httpkit.RedisStore` (many machines), or a URL (``memory://``,
             ``sqlite:///path``, ``redis://host:6379/0``). Every host policy uses it.
             See ``docs/fleet.md``.
+        circuit: a :class:`CircuitBreaker` per origin (``True`` for its defaults: open
+            after 5 consecutive failures, one trial after 30 s), kept in the store; an
+            open circuit raises :class:`CircuitOpen` without sending. Off by default.
+            See ``docs/fleet.md``.
 
     >>> with Session(timeout=5, retry=2, user_agent="myapp/1.4") as s:
     ...     s.headers["User-Agent"].startswith("myapp/1.4 httpkit/")
@@ -326,6 +330,7 @@ class Session(requests.Session):
         cache: Any = None,
         rate_limit: Any = None,
         store: Any = None,
+        circuit: Any = None,
     ) -> None:
         super().__init__()
         self._table: MountTable | None = None
@@ -341,6 +346,7 @@ class Session(requests.Session):
                 "ssrf": ssrf,
                 "cache": cache,
                 "rate_limit": rate_limit,
+                "circuit": circuit,
                 **{k: v for k, v in tls.items() if v is not None},
             },
             where="Session()",
@@ -396,7 +402,9 @@ class Session(requests.Session):
             **settings: ``timeout``, ``retry``, ``headers``, ``auth``, ``verify``,
                 ``cert``, ``deadline``, and for TLS ``trust``, ``min_tls``, ``pins`` and
                 ``key_password`` (``docs/tls.md``), and ``ssrf`` (an :class:`SSRFPolicy`,
-                ``True``, or ``None`` to exempt the target; ``docs/security.md``). Calling
+                ``True``, or ``None`` to exempt the target; ``docs/security.md``),
+                ``cache``, ``rate_limit``, ``max_body``, ``middlewares`` and ``circuit``
+                (a :class:`CircuitBreaker`; ``docs/fleet.md``). Calling
                 ``configure`` again for the same target updates the settings it names and
                 keeps the others.
 

@@ -439,6 +439,8 @@ class HostAdapter(HTTPAdapter):
         timeout = _attempt_timeout(hop.timeout, clock)
         limiter = self.settings.limiter
         bucket = limiter.state(url) if limiter is not None else None
+        circuits = self.settings.circuits
+        circuit = circuits.circuit(url) if circuits is not None else None
         replayable = body_replayable(request)
         body = request.body
         resent = body is not None and not isinstance(body, bytes | str) and _sent_before(call, body)
@@ -446,6 +448,7 @@ class HostAdapter(HTTPAdapter):
             raise _unreplayable(method, url, request)
         attempts = 0
         while True:
+            ticket = circuit.before(request) if circuit is not None else None
             if bucket is not None:
                 bucket.acquire(request, clock)
             if (attempts or resent) and isinstance(getattr(request, "_body_position", None), int):
@@ -463,6 +466,8 @@ class HostAdapter(HTTPAdapter):
                     proxies=proxies,
                 )
             except requests.RequestException as exc:
+                if circuit is not None and ticket is not None:
+                    circuit.after(ticket, errors.is_outage(exc))
                 error = errors.cause(exc)
                 if error is None or errors.is_final(exc) or _expired(clock):
                     errors.fail(exc, request, call, attempts)
@@ -481,6 +486,8 @@ class HostAdapter(HTTPAdapter):
             if bucket is not None:
                 bucket.observe(response)
             status = response.status_code
+            if circuit is not None and ticket is not None:
+                circuit.after(ticket, status in circuit.breaker.statuses)
             asked = response.headers.get("Retry-After")
             if retry.is_retry(method, status, bool(asked)):
                 try:
@@ -521,6 +528,8 @@ class HostAdapter(HTTPAdapter):
                     response.content  # noqa: B018 - read the body while another attempt can help
                 except _BODY_ERRORS as exc:
                     response.close()
+                    if circuit is not None:
+                        circuit.failure()
                     if _expired(clock):
                         errors.fail(exc, request, call, attempts)
                     error = errors.cause(exc)

@@ -72,6 +72,18 @@ def is_final(exc: BaseException) -> bool:
     return any(isinstance(e, _FINAL) for e in _chain(exc)[1:])
 
 
+def is_outage(exc: BaseException) -> bool | None:
+    """Whether a failed attempt speaks against the origin's health (a circuit breaker's count).
+
+    ``True`` for connection errors, timeouts and broken responses; ``None`` (no news) for
+    httpkit's own refusals, TLS failures that will not heal and malformed headers: the
+    origin may be well, the request or the configuration is not.
+    """
+    if is_final(exc):
+        return None
+    return True if isinstance(exc, requests.ConnectionError | requests.Timeout) else None
+
+
 def caller_error(
     exc: BaseException, request: PreparedRequest, call: Call | None, attempts: int = 1
 ) -> BaseException:

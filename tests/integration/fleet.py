@@ -81,3 +81,25 @@ def adaptive_gets(index: int, start_at: float, url: str, store: str) -> list[flo
             sent.append(time.time())
             session.get(url)
     return sent
+
+
+def circuit_calls(index: int, start_at: float, url: str, store: str) -> list[str]:
+    """Worker 0 opens the circuit; then every worker calls before, at and after the trial."""
+    import httpkit
+
+    def call(session: httpkit.Session) -> str:
+        try:
+            return str(session.get(url).status_code)
+        except httpkit.CircuitOpen as exc:
+            return "half-open" if "half-open" in str(exc) else "open"
+
+    outcomes = []
+    breaker = httpkit.CircuitBreaker(failures=3, reset_after=1.5)
+    with httpkit.Session(store=store, circuit=breaker, retry=0) as session:
+        if index == 0:
+            wait_until(start_at)
+            outcomes += [call(session) for _ in range(3)]
+        for phase in (0.5, 2.2, 3.5):  # open; half-open (one trial); closed
+            wait_until(start_at + phase)
+            outcomes.append(call(session))
+    return outcomes

@@ -53,3 +53,15 @@ def test_after_one_429_no_process_sends_until_the_announced_time(
     # The 429 came first; every other request waited for the announced 2 s.
     assert all(later - arrivals[0] >= 1.9 for later in arrivals[1:])
     assert sent[1][0] - sent[0][0] < 1.0  # the others had started long before
+
+
+def test_the_circuit_opens_for_every_process(server: ScriptedServer, store_url: str) -> None:
+    """One worker's failures open the circuit for all; one trial for the fleet closes it."""
+    server.script("/c", Reply(503), Reply(503), Reply(503), Reply(200, delay=0.3), Reply(200))
+    outcomes = fleet.run_fleet(fleet.circuit_calls, WORKERS, server.url("/c"), store_url)
+    assert outcomes[0][:3] == ["503"] * 3
+    phases = [[o[-3], o[-2], o[-1]] for o in outcomes]
+    assert [p[0] for p in phases] == ["open"] * WORKERS  # nothing sent
+    assert sorted(p[1] for p in phases) == ["200"] + ["half-open"] * (WORKERS - 1)
+    assert [p[2] for p in phases] == ["200"] * WORKERS
+    assert len(server.requests_to("/c")) == 3 + 1 + WORKERS
