@@ -8,12 +8,15 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
+from httpkit import _clock
 from httpkit._exceptions import AuthError, ConfigError
 from httpkit._http import is_token
 from httpkit.auth._base import OriginBoundAuth, check_header_value, replayable_or_raise, resend
 
 if TYPE_CHECKING:
     from requests import PreparedRequest, Response
+
+    from httpkit.stores import Store
 
 __all__ = ["TokenAuth"]
 
@@ -29,6 +32,46 @@ class _Cached(NamedTuple):
     token: str
     refresh_at: float | None  # monotonic seconds; None: never refresh on time
     generation: int
+
+
+#: The most a process waits for another to refresh a shared token, in seconds; past it,
+#: it fetches one itself. Also the lease of the process that refreshes.
+SHARED_WAIT = 10.0
+#: The first pause between two looks at the store while another process refreshes.
+_FIRST_POLL = 0.02
+_FORMAT = b"httpkit-token/1"
+
+
+class _Shared(NamedTuple):
+    """A token as the store keeps it: ``httpkit-token/1 <generation> <refresh at> <token>``.
+
+    ``refresh at`` is a Unix time (``-`` for never); the entry also expires then on the
+    store's own clock. Anything else under the key is no token (a miss).
+    """
+
+    token: str
+    refresh_at: float | None  # Unix time
+    generation: int
+
+    def encode(self) -> bytes:
+        when = b"-" if self.refresh_at is None else b"%.3f" % self.refresh_at
+        return b"%s %d %s %s" % (_FORMAT, self.generation, when, self.token.encode("latin-1"))
+
+    @classmethod
+    def decode(cls, value: bytes | None) -> _Shared | None:
+        parts = value.split(b" ", 3) if value is not None else []
+        if len(parts) != 4 or parts[0] != _FORMAT or not parts[1].isdigit():
+            return None
+        try:
+            refresh_at = None if parts[2] == b"-" else float(parts[2])
+            token = check_header_value(parts[3].decode("latin-1"), "a shared token")
+        except ValueError:
+            return None
+        return cls(token, refresh_at, int(parts[1])) if token else None
+
+    def usable(self, now: float, rejected: int | None) -> bool:
+        """Fresh at ``now`` (Unix time), and not the generation a server just rejected."""
+        return self.generation != rejected and (self.refresh_at is None or now < self.refresh_at)
 
 
 class TokenAuth(OriginBoundAuth):
@@ -55,11 +98,21 @@ class TokenAuth(OriginBoundAuth):
         fetch: Called with no arguments to get a new ``(token, expires_in_seconds)``;
             ``expires_in_seconds`` may be ``None`` for a token without expiry.
         refresh_margin: Seconds before expiry at which a fetched token is replaced.
+        store: Share the fetched token with every process using this store (a store or a
+            store URL; see ``docs/fleet.md``): one fetch per expiry for the whole fleet.
+            While one process fetches, the others wait for its token (up to
+            :data:`SHARED_WAIT` seconds, then they fetch their own); a 401 still makes
+            one refresh, and a process that meets a token another one already replaced
+            takes the new one. The token is kept in the store as it is sent: protect the
+            store as you would the token.
+        store_key: The name of the token in the store (with ``store``), such as
+            ``"billing-api"``: processes with the same key share one token.
 
     Raises:
         ConfigError: Neither or both of ``token`` and ``fetch`` were given, ``header`` or
-            ``scheme`` is not an HTTP token, ``refresh_margin`` is negative, or the static
-            token holds CR, LF, NUL or another control character.
+            ``scheme`` is not an HTTP token, ``refresh_margin`` is negative, the static
+            token holds CR, LF, NUL or another control character, or ``store`` and
+            ``store_key`` are not given together with ``fetch``.
     """
 
     _state_attrs: ClassVar[frozenset[str]] = OriginBoundAuth._state_attrs | {
@@ -75,6 +128,8 @@ class TokenAuth(OriginBoundAuth):
         scheme: str | None = "Bearer",
         fetch: Callable[[], FetchResult] | None = None,
         refresh_margin: float = 30,
+        store: Any = None,
+        store_key: str | None = None,
     ) -> None:
         super().__init__()
         if (token is None) == (fetch is None):
@@ -92,6 +147,19 @@ class TokenAuth(OriginBoundAuth):
                 check_header_value(token, "TokenAuth token")
             except ValueError as exc:
                 raise ConfigError(str(exc)) from None
+        if (store is None) != (store_key is None) or (store is not None and fetch is None):
+            raise ConfigError(
+                "TokenAuth shares a fetched token through a store: give fetch=, store= and "
+                "store_key= together"
+            )
+        if store_key is not None and (not isinstance(store_key, str) or not store_key):
+            raise ConfigError(f"TokenAuth store_key must be a non-empty str, got {store_key!r}")
+        self.store: Store | None = None
+        if store is not None:
+            from httpkit.stores import check_store  # loaded with the first shared token
+
+            self.store = check_store("TokenAuth", store)
+        self.store_key = store_key
         self.header = header
         self.scheme = scheme
         self.refresh_margin = float(refresh_margin)
@@ -113,7 +181,15 @@ class TokenAuth(OriginBoundAuth):
         self._fetch_lock = threading.Lock()
 
     def _config(self) -> tuple[Any, ...]:
-        return (self._token, self._fetch, self.header.lower(), self.scheme, self.refresh_margin)
+        return (
+            self._token,
+            self._fetch,
+            self.header.lower(),
+            self.scheme,
+            self.refresh_margin,
+            self.store,
+            self.store_key,
+        )
 
     def __repr__(self) -> str:
         if self._fetch is None:
@@ -121,7 +197,10 @@ class TokenAuth(OriginBoundAuth):
         else:  # the callable's own repr may show its arguments (a client secret in a partial)
             name = getattr(self._fetch, "__qualname__", type(self._fetch).__qualname__)
             source = f"fetch=<{getattr(self._fetch, '__module__', '?')}.{name}>"
-        return f"TokenAuth({source}, header={self.header!r}, scheme={self.scheme!r})"
+        shared = (
+            "" if self.store is None else f", store={self.store!r}, store_key={self.store_key!r}"
+        )
+        return f"TokenAuth({source}, header={self.header!r}, scheme={self.scheme!r}{shared})"
 
     # -- token lifecycle ---------------------------------------------------------------
 
@@ -139,14 +218,24 @@ class TokenAuth(OriginBoundAuth):
             assert cached is not None
             return cached.token, cached.generation
         seen = cached.generation if cached is not None else 0
-        return self._refresh(seen)
+        return self._refresh(seen, rejected=False)
 
-    def _refresh(self, seen_generation: int) -> tuple[str, int]:
-        """Fetch a new token unless another thread did since ``seen_generation``."""
+    def _refresh(self, seen_generation: int, *, rejected: bool) -> tuple[str, int]:
+        """Fetch a new token unless another thread did since ``seen_generation``.
+
+        ``rejected``: a server answered 401 to that generation (else it is only due).
+        """
         with self._fetch_lock:
             cached = self._cached
             if cached is not None and cached.generation != seen_generation:
                 return cached.token, cached.generation  # someone else refreshed: reuse it
+            if self.store is not None:
+                shared = self._shared_refresh(seen_generation if rejected else None)
+                refresh_at = shared.refresh_at
+                if refresh_at is not None:  # a Unix time: as this process's monotonic time
+                    refresh_at = self._clock() + refresh_at - _clock.wall()
+                self._cached = _Cached(shared.token, refresh_at, shared.generation)
+                return shared.token, shared.generation
             token, lifetime = self._call_fetch()
             generation = seen_generation + 1
             refresh_at = None
@@ -156,6 +245,56 @@ class TokenAuth(OriginBoundAuth):
             self._cached = _Cached(token, refresh_at, generation)
             log.debug("TokenAuth fetched a new token (generation %d)", generation)
             return token, generation
+
+    def _shared_refresh(self, rejected: int | None) -> _Shared:
+        """The fleet's current token: taken from the store, or fetched by one process.
+
+        The process that wins the store's lease fetches and writes; the others look again
+        (waiting a little longer each time) until the new token is there, for at most
+        :data:`SHARED_WAIT` seconds; past that they fetch their own.
+        """
+        store = self.store
+        assert store is not None
+        key = f"token:{self.store_key}"
+        lease = key + ":refreshing"
+        give_up = _clock.monotonic() + SHARED_WAIT
+        pause = _FIRST_POLL
+        while True:
+            (value,) = store.get_many([key])
+            found = _Shared.decode(value)
+            if found is not None and found.usable(_clock.wall(), rejected):
+                return found
+            if store.add(lease, b"1", SHARED_WAIT):
+                try:
+                    (value,) = store.get_many([key])  # written since the first look?
+                    found = _Shared.decode(value)
+                    if found is not None and found.usable(_clock.wall(), rejected):
+                        return found
+                    return self._fetch_shared(key, found, rejected)
+                finally:
+                    store.delete(lease)
+            if _clock.monotonic() >= give_up:
+                log.warning(
+                    "TokenAuth: no token under store key %r after %g s; fetching one here",
+                    self.store_key,
+                    SHARED_WAIT,
+                )
+                return self._fetch_shared(key, found, rejected)
+            _clock.sleep(pause)
+            pause = min(pause * 2, 0.25)
+
+    def _fetch_shared(self, key: str, found: _Shared | None, rejected: int | None) -> _Shared:
+        assert self.store is not None
+        token, lifetime = self._call_fetch()
+        generation = max(found.generation if found else 0, rejected or 0) + 1
+        refresh_at = None
+        if lifetime is not None:
+            refresh_at = _clock.wall() + lifetime - min(self.refresh_margin, lifetime / 2)
+        shared = _Shared(token, refresh_at, generation)
+        ttl = None if refresh_at is None else max(refresh_at - _clock.wall(), 0.001)
+        self.store.set(key, shared.encode(), ttl)
+        log.debug("TokenAuth fetched a new shared token (generation %d)", generation)
+        return shared
 
     def _call_fetch(self) -> FetchResult:
         assert self._fetch is not None
@@ -207,7 +346,7 @@ class TokenAuth(OriginBoundAuth):
         if r.status_code != 401 or not self.permits(r.url):
             return r
         replayable_or_raise(r.request, "with a refreshed token after a 401", r)
-        token, _ = self._refresh(generation)
+        token, _ = self._refresh(generation, rejected=True)
         request = r.request.copy()
         request.headers[self.header] = self._value(token)
         return resend(r, request, **kwargs)

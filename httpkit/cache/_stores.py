@@ -258,17 +258,9 @@ class SQLiteCache:
         connection: sqlite3.Connection | None = getattr(local, "connection", None)
         if connection is not None and getattr(local, "pid", None) == os.getpid():
             return connection
-        directory = os.path.dirname(os.path.abspath(self.path))
-        os.makedirs(directory, exist_ok=True)
-        import sqlite3  # on first use: sessions without an SQLite cache never load it
+        from httpkit.stores._sqlite import connect  # on first use, with sqlite3
 
-        connection = sqlite3.connect(
-            self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False
-        )
-        connection.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
-        connection.execute("PRAGMA journal_mode = WAL")
-        connection.execute("PRAGMA synchronous = NORMAL")
-        connection.execute(_SCHEMA)
+        connection = connect(self.path, self.busy_timeout, _SCHEMA)
         local.connection = connection
         local.pid = os.getpid()
         return connection

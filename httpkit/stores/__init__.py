@@ -8,7 +8,8 @@ store to the session's rate limits and circuit breakers.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import parse_qsl
 
 from httpkit._exceptions import ConfigError
 from httpkit._lazy import on_first_use
@@ -29,37 +30,68 @@ __getattr__, __dir__ = on_first_use(
 _STORE_KINDS = "an httpkit.MemoryStore, SQLiteStore or RedisStore, or a store URL"
 
 
+#: The options a store URL may carry in its query, per scheme, and their types.
+_OPTIONS: Final[dict[str, dict[str, type]]] = {
+    "sqlite": {"busy_timeout": float, "reconnect_after": float},
+    "redis": {"timeout": float, "reconnect_after": float, "prefix": str},
+}
+
+
 def store_from_url(url: str, where: str = "store_url") -> Store:
     """The store a URL names: ``memory://``, ``sqlite:///path/to/file``, ``redis://...``.
 
+    The query may set the store's options: ``?busy_timeout=5`` (SQLite),
+    ``?timeout=0.5&prefix=billing:`` (Redis), ``reconnect_after`` (both).
+
     >>> store_from_url("memory://")
     MemoryStore()
-    >>> store_from_url("sqlite:///tmp/fleet.db")
+    >>> store_from_url("sqlite:///tmp/fleet.db?busy_timeout=5")
     SQLiteStore('/tmp/fleet.db')
+    >>> store_from_url("redis://127.0.0.1:6379/0?prefix=billing:")
+    RedisStore('redis://127.0.0.1:6379/0', prefix='billing:')
 
     Raises:
-        ConfigError: an unknown scheme or an empty path.
+        ConfigError: an unknown scheme or option, a bad option value, an empty path.
     """
+    from httpkit.stores._redis import redacted
+
     scheme, sep, rest = url.partition("://")
     scheme = scheme.lower()
-    if sep and scheme == "memory" and rest in ("", "/"):
+    rest, _, query = rest.partition("?")
+    kind = {"rediss": "redis", "valkey": "redis", "valkeys": "redis"}.get(scheme, scheme)
+    if not sep or kind not in ("memory", "sqlite", "redis"):
+        raise ConfigError(
+            f"{where}: unknown store URL {redacted(url)!r}; expected memory://, "
+            "sqlite:///path/to/file, or redis://host:port/db (also rediss://, valkey://)"
+        )
+    options = _options(query, _OPTIONS.get(kind, {}), f"{where}: {scheme}://")
+    if kind == "memory":
+        if rest not in ("", "/"):
+            raise ConfigError(f"{where}: memory:// takes no path, got {redacted(url)!r}")
         return MemoryStore()
-    if sep and scheme == "sqlite":
+    if kind == "sqlite":
         if not rest.strip("/"):
             raise ConfigError(f"{where}: sqlite:// needs a file path, as in sqlite:///var/fleet.db")
         from httpkit.stores._sqlite import SQLiteStore
 
-        return SQLiteStore(rest)  # sqlite:///var/fleet.db is /var/fleet.db
-    if sep and scheme in ("redis", "rediss", "valkey", "valkeys"):
-        from httpkit.stores._redis import RedisStore
+        return SQLiteStore(rest, **options)  # sqlite:///var/fleet.db is /var/fleet.db
+    from httpkit.stores._redis import RedisStore
 
-        return RedisStore(url)
-    from httpkit.stores._redis import redacted
+    return RedisStore(f"{scheme}://{rest}", **options)
 
-    raise ConfigError(
-        f"{where}: unknown store URL {redacted(url)!r}; expected memory://, "
-        "sqlite:///path/to/file, or redis://host:port/db (also rediss://, valkey://)"
-    )
+
+def _options(query: str, known: dict[str, type], where: str) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    for name, value in parse_qsl(query, keep_blank_values=True, strict_parsing=False):
+        kind = known.get(name)
+        if kind is None:
+            names = ", ".join(sorted(known)) or "none"
+            raise ConfigError(f"{where}: unknown option {name!r} in the URL; known: {names}")
+        try:
+            options[name] = kind(value)
+        except ValueError:
+            raise ConfigError(f"{where}: option {name}: expected a number, got {value!r}") from None
+    return options
 
 
 def check_store(where: str, value: Any) -> Store:

@@ -6,6 +6,7 @@ import contextlib
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any, Final, TypeVar
 
@@ -27,6 +28,35 @@ _LIVE: Final = "SELECT value FROM httpkit_store WHERE key = ? AND (expires IS NU
 _PUT: Final = "INSERT OR REPLACE INTO httpkit_store VALUES (?, ?, ?)"
 #: Expired rows are removed after this many writes of one connection.
 _SWEEP_EVERY: Final = 256
+
+
+def connect(path: str, busy_timeout: float, schema: str) -> sqlite3.Connection:
+    """A connection to ``path`` in WAL mode, with ``schema`` created: shared by processes.
+
+    Turning a new database to WAL fails at once (the busy timeout does not apply) while
+    another process holds a lock on it, as when several processes open it together: that
+    step is tried again until ``busy_timeout`` has passed.
+    """
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    connection = sqlite3.connect(
+        path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
+    )
+    connection.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+    give_up = time.monotonic() + busy_timeout
+    pause = 0.005
+    while True:
+        try:
+            connection.execute("PRAGMA journal_mode = WAL")
+            break
+        except sqlite3.OperationalError:
+            if time.monotonic() >= give_up:
+                connection.close()
+                raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.1)
+    connection.execute("PRAGMA synchronous = NORMAL")
+    connection.execute(schema)
+    return connection
 
 
 class SQLiteStore(SharedStore):
@@ -93,14 +123,7 @@ class SQLiteStore(SharedStore):
         connection: sqlite3.Connection | None = getattr(local, "connection", None)
         if connection is not None and getattr(local, "pid", None) == os.getpid():
             return connection
-        os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
-        connection = sqlite3.connect(
-            self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False
-        )
-        connection.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
-        connection.execute("PRAGMA journal_mode = WAL")
-        connection.execute("PRAGMA synchronous = NORMAL")
-        connection.execute(_SCHEMA)
+        connection = connect(self.path, self.busy_timeout, _SCHEMA)
         local.connection = connection
         local.pid = os.getpid()
         local.writes = 0

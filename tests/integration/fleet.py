@@ -7,6 +7,7 @@ work and reports a JSON-able result.
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import time
 import traceback
@@ -44,10 +45,21 @@ def run_fleet(worker: Callable[..., Any], count: int, *args: Any, timeout: float
 
 
 def _run(worker: Callable[..., Any], results: Any, index: int, start_at: float, *args: Any) -> None:
+    """Run one worker; a store that failed over during the work fails it (the test would
+    otherwise measure per-process state)."""
+    failovers: list[str] = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = lambda record: failovers.append(record.getMessage())  # type: ignore[method-assign]
+    logging.getLogger("httpkit").addHandler(handler)
     try:
-        results.put((index, True, worker(index, start_at, *args)))
+        result = worker(index, start_at, *args)
     except BaseException:
         results.put((index, False, traceback.format_exc()))
+        return
+    if failovers:
+        results.put((index, False, "the store failed over: " + "; ".join(failovers)))
+    else:
+        results.put((index, True, result))
 
 
 def wait_until(start_at: float) -> None:
@@ -103,3 +115,29 @@ def circuit_calls(index: int, start_at: float, url: str, store: str) -> list[str
             wait_until(start_at + phase)
             outcomes.append(call(session))
     return outcomes
+
+
+def token_calls(
+    index: int, start_at: float, api: str, token_url: str, store: str, phases: list[float]
+) -> list[tuple[int, str]]:
+    """Each worker fetches its token from ``token_url`` through a shared TokenAuth and
+    calls ``api`` once at each phase (seconds after the start). (status, token sent)."""
+    import json
+
+    import requests
+
+    import httpkit
+
+    def fetch() -> tuple[str, float | None]:
+        answer = json.loads(requests.post(token_url, timeout=5).content)
+        return answer["token"], answer["expires_in"]
+
+    auth = httpkit.TokenAuth(fetch=fetch, store=store, store_key="fleet-api", refresh_margin=0.5)
+    seen = []
+    with httpkit.Session(retry=0) as session:
+        for phase in phases:
+            wait_until(start_at + phase)
+            response = session.get(api, auth=auth, headers={"X-Phase": str(phase)})
+            sent = response.request.headers.get("Authorization", "")
+            seen.append((response.status_code, sent.removeprefix("Bearer ")))
+    return seen

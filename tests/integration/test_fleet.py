@@ -6,21 +6,27 @@ a real local HTTP server and a real store: a Redis-compatible server or an SQLit
 
 from __future__ import annotations
 
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from tests.integration import fleet
-from tests.integration.servers import Reply, ScriptedServer
+from tests.integration.servers import Reply, ScriptedServer, running
 
 WORKERS = 4
 
 
 @pytest.fixture(params=["redis", "sqlite"])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A shared store, with timeouts for a loaded test machine: a worker whose store fails
+    over fails its test (``fleet._run``)."""
     if request.param == "redis":
-        return str(request.getfixturevalue("redis_url"))
-    return f"sqlite://{tmp_path / 'fleet.db'}"
+        return str(request.getfixturevalue("redis_url")) + "?timeout=2"
+    return f"sqlite://{tmp_path / 'fleet.db'}?busy_timeout=10"
 
 
 def _steady_rate(arrivals: list[float]) -> float:
@@ -65,3 +71,87 @@ def test_the_circuit_opens_for_every_process(server: ScriptedServer, store_url: 
     assert sorted(p[1] for p in phases) == ["200"] + ["half-open"] * (WORKERS - 1)
     assert [p[2] for p in phases] == ["200"] * WORKERS
     assert len(server.requests_to("/c")) == 3 + 1 + WORKERS
+
+
+class TokenService:
+    """A token endpoint (``POST /token``: t1, t2, ... each ``lifetime`` seconds long) and an
+    API (``GET /api``) that accepts the tokens it issued, except those revoked."""
+
+    def __init__(self, lifetime: float) -> None:
+        self.lifetime = lifetime
+        self.issued: list[str] = []
+        self.revoked: set[str] = set()
+        self.lock = threading.Lock()
+        self.port = 0
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def answer(self, handler: BaseHTTPRequestHandler) -> tuple[int, bytes]:
+        with self.lock:
+            if handler.path == "/token":
+                self.issued.append(f"t{len(self.issued) + 1}")
+                body = {"token": self.issued[-1], "expires_in": self.lifetime}
+                return 200, json.dumps(body).encode()
+            token = (handler.headers.get("Authorization") or "").removeprefix("Bearer ")
+            ok = token in self.issued and token not in self.revoked
+            return (200 if ok else 401), b"ok"
+
+
+@pytest.fixture
+def tokens() -> Iterator[TokenService]:
+    service = TokenService(lifetime=2.0)
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _serve(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            status, body = service.answer(self)
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_POST = _serve
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd.daemon_threads = True
+    service.port = httpd.server_address[1]
+    with running(httpd):
+        yield service
+
+
+def test_one_token_fetch_per_expiry_for_the_fleet(tokens: TokenService, store_url: str) -> None:
+    """Tokens live 2 s and are replaced 0.5 s early: 4 workers calling for 3.2 s need 3."""
+    phases = [0.1 * i for i in range(33)]
+    seen = fleet.run_fleet(
+        fleet.token_calls, WORKERS, tokens.url("/api"), tokens.url("/token"), store_url, phases
+    )
+    assert all(status == 200 for worker in seen for status, _ in worker)
+    assert tokens.issued == ["t1", "t2", "t3"]  # not 4 processes x 3
+    assert {token for worker in seen for _, token in worker} == {"t1", "t2", "t3"}
+
+
+def test_a_401_makes_one_refresh_for_the_fleet(tokens: TokenService, store_url: str) -> None:
+    """The server revokes t1: each worker meets one 401, and the fleet fetches one new token."""
+    tokens.lifetime = 3600.0
+    revoke = threading.Timer(fleet.START_DELAY + 0.5, lambda: tokens.revoked.add("t1"))
+    revoke.start()
+    try:
+        seen = fleet.run_fleet(
+            fleet.token_calls,
+            WORKERS,
+            tokens.url("/api"),
+            tokens.url("/token"),
+            store_url,
+            [0.0, 1.5],
+        )
+    finally:
+        revoke.cancel()
+    assert [worker[0] for worker in seen] == [(200, "t1")] * WORKERS
+    assert [worker[1] for worker in seen] == [(200, "t2")] * WORKERS
+    assert tokens.issued == ["t1", "t2"]

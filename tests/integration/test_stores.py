@@ -6,6 +6,7 @@ import logging
 import os
 import pickle
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -168,6 +169,32 @@ def test_a_locked_sqlite_file_fails_over(tmp_path: Path, caplog: pytest.LogCaptu
     assert not store.available
     assert "unavailable" in caplog.text
     assert "OperationalError" in caplog.text
+
+
+@pytest.mark.parametrize("kind", ["store", "cache"])
+def test_a_new_sqlite_file_locked_by_another_process_is_waited_for(
+    tmp_path: Path, kind: str
+) -> None:
+    """Several processes opening a new file together: turning it to WAL waits its turn."""
+    path = tmp_path / "new.db"
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("CREATE TABLE elsewhere (x)")
+    release = threading.Timer(0.3, lambda: other.execute("COMMIT"))
+    release.start()
+    try:
+        if kind == "store":
+            store = httpkit.SQLiteStore(path, busy_timeout=5)
+            store.set("k", b"v")
+            assert store.available
+            assert store.get_many(["k"]) == [b"v"]
+        else:
+            cache = httpkit.SQLiteCache(path, busy_timeout=5)
+            cache.clear()  # opens the file: raised "database is locked" at once before
+            assert cache.get("absent") is None
+    finally:
+        release.join()
+        other.close()
 
 
 def test_the_password_of_a_redis_url_never_shows(caplog: pytest.LogCaptureFixture) -> None:

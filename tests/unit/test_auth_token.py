@@ -6,11 +6,13 @@ import functools
 import pickle
 import threading
 import time
+from typing import Any
 
 import pytest
 import requests
 import responses
 
+import httpkit
 from httpkit import AuthError, ConfigError
 from httpkit.auth import TokenAuth
 
@@ -296,3 +298,75 @@ def test_401_from_a_redirect_target_on_another_origin_is_not_answered(
 
 def module_fetch_with(client_secret: str) -> tuple[str, float | None]:
     return ("t-" + client_secret[:1], None)
+
+
+# -- a token shared through a store -------------------------------------------------------
+
+
+def test_a_shared_token_is_fetched_once_for_every_plugin_on_the_store() -> None:
+    store = httpkit.MemoryStore()
+    fetcher = Fetcher()
+    workers = [TokenAuth(fetch=fetcher, store=store, store_key="api") for _ in range(3)]
+    sent = [_send(auth).headers["Authorization"] for auth in workers]
+    assert sent == ["Bearer tok1"] * 3
+    assert fetcher.calls == 1
+    other = TokenAuth(fetch=fetcher, store=store, store_key="another-api")
+    assert _send(other).headers["Authorization"] == "Bearer tok2"
+
+
+def test_a_401_to_a_shared_token_takes_the_one_another_plugin_fetched(
+    session: requests.Session,
+) -> None:
+    store = httpkit.MemoryStore()
+    fetcher = Fetcher()
+    first, second = (TokenAuth(fetch=fetcher, store=store, store_key="api") for _ in range(2))
+    with responses.RequestsMock() as mock:
+        for status in (200, 200, 401, 200, 401, 200):
+            mock.get(URL, status=status)
+        for auth in (first, second, first, second):  # first meets the 401 first
+            assert session.get(URL, auth=auth).status_code == 200
+        sent = [call.request.headers["Authorization"] for call in mock.calls]
+    assert sent == [f"Bearer tok{n}" for n in (1, 1, 1, 2, 1, 2)]
+    assert fetcher.calls == 2
+
+
+@pytest.mark.parametrize(
+    "foreign",
+    [b"tok-from-elsewhere", b"httpkit-token/1 x - tok", b"httpkit-token/1 3 - bad\ntoken", b""],
+)
+def test_a_foreign_or_corrupt_entry_is_a_miss(foreign: bytes) -> None:
+    store = httpkit.MemoryStore()
+    store.set("token:api", foreign)
+    fetcher = Fetcher()
+    auth = TokenAuth(fetch=fetcher, store=store, store_key="api")
+    assert _send(auth).headers["Authorization"] == "Bearer tok1"
+    assert fetcher.calls == 1
+    (kept,) = store.get_many(["token:api"])
+    assert kept is not None
+    assert kept.startswith(b"httpkit-token/1 1 ")  # replaced by the token fetched
+    assert kept.endswith(b" tok1")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"fetch": module_fetch, "store": "memory://"}, "together"),
+        ({"fetch": module_fetch, "store_key": "api"}, "together"),
+        ({"token": "t", "store": "memory://", "store_key": "api"}, "together"),
+        ({"fetch": module_fetch, "store": "memory://", "store_key": ""}, "non-empty str"),
+        ({"fetch": module_fetch, "store": 42, "store_key": "api"}, "TokenAuth: store"),
+    ],
+)
+def test_shared_token_settings_are_checked(kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        TokenAuth(**kwargs)
+
+
+def test_a_shared_token_repr_names_the_store_without_its_password() -> None:
+    auth = TokenAuth(
+        fetch=module_fetch, store="redis://:pw-secret@127.0.0.1:1/0", store_key="billing"
+    )
+    assert "pw-secret" not in repr(auth)
+    assert "store_key='billing'" in repr(auth)
+    assert auth != TokenAuth(fetch=module_fetch, store="memory://", store_key="billing")
+    assert pickle.loads(pickle.dumps(auth)) == auth
