@@ -18,13 +18,24 @@ from typing import Any
 START_DELAY = 2.5
 
 
-def run_fleet(worker: Callable[..., Any], count: int, *args: Any, timeout: float = 40) -> list[Any]:
-    """Run ``worker(index, start_at, *args)`` in ``count`` processes; their results, in order."""
+def run_fleet(
+    worker: Callable[..., Any],
+    count: int,
+    *args: Any,
+    timeout: float = 40,
+    failover: bool = False,
+) -> list[Any]:
+    """Run ``worker(index, start_at, *args)`` in ``count`` processes; their results, in order.
+
+    A worker whose store failed over fails, unless ``failover`` (a test of store faults).
+    """
     context = multiprocessing.get_context("spawn")
     results = context.Queue()
     start_at = time.time() + START_DELAY
     processes = [
-        context.Process(target=_run, args=(worker, results, i, start_at, *args), daemon=True)
+        context.Process(
+            target=_run, args=(worker, results, failover, i, start_at, *args), daemon=True
+        )
         for i in range(count)
     ]
     for process in processes:
@@ -44,9 +55,16 @@ def run_fleet(worker: Callable[..., Any], count: int, *args: Any, timeout: float
     return [found[i] for i in range(count)]
 
 
-def _run(worker: Callable[..., Any], results: Any, index: int, start_at: float, *args: Any) -> None:
+def _run(
+    worker: Callable[..., Any],
+    results: Any,
+    failover: bool,
+    index: int,
+    start_at: float,
+    *args: Any,
+) -> None:
     """Run one worker; a store that failed over during the work fails it (the test would
-    otherwise measure per-process state)."""
+    otherwise measure per-process state), unless ``failover``."""
     failovers: list[str] = []
     handler = logging.Handler(logging.WARNING)
     handler.emit = lambda record: failovers.append(record.getMessage())  # type: ignore[method-assign]
@@ -56,7 +74,7 @@ def _run(worker: Callable[..., Any], results: Any, index: int, start_at: float, 
     except BaseException:
         results.put((index, False, traceback.format_exc()))
         return
-    if failovers:
+    if failovers and not failover:
         results.put((index, False, "the store failed over: " + "; ".join(failovers)))
     else:
         results.put((index, True, result))
@@ -141,3 +159,25 @@ def token_calls(
             sent = response.request.headers.get("Authorization", "")
             seen.append((response.status_code, sent.removeprefix("Bearer ")))
     return seen
+
+
+def calls_through_a_store_fault(
+    index: int, start_at: float, url: str, store: str, seconds: float, deadline: float
+) -> list[tuple[str, float]]:
+    """Calls for ``seconds`` with a rate limit and a circuit in ``store``, each with
+    ``deadline``: (outcome, duration) of each."""
+    import httpkit
+
+    outcomes = []
+    with httpkit.Session(
+        store=store, rate_limit="40/s", circuit=True, deadline=deadline, retry=0
+    ) as session:
+        wait_until(start_at)
+        while time.time() < start_at + seconds:
+            began = time.monotonic()
+            try:
+                outcome = str(session.get(url).status_code)
+            except Exception as exc:
+                outcome = type(exc).__name__
+            outcomes.append((outcome, time.monotonic() - began))
+    return outcomes

@@ -13,8 +13,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+import redis
 
 from tests.integration import fleet
+from tests.integration.redis_server import RedisServer
 from tests.integration.servers import Reply, ScriptedServer, running
 
 WORKERS = 4
@@ -155,3 +157,37 @@ def test_a_401_makes_one_refresh_for_the_fleet(tokens: TokenService, store_url: 
     assert [worker[0] for worker in seen] == [(200, "t1")] * WORKERS
     assert [worker[1] for worker in seen] == [(200, "t2")] * WORKERS
     assert tokens.issued == ["t1", "t2"]
+
+
+@pytest.mark.parametrize("fault", ["killed", "hung"])
+def test_a_store_fault_mid_run_costs_no_call_more_than_its_deadline(
+    server: ScriptedServer, own_redis: RedisServer, fault: str
+) -> None:
+    """The Redis server is killed (or stopped: SIGSTOP) 1 s into a 3.5 s run of 4 workers,
+    and back 1 s later. Every call succeeds, within its deadline of 1 s."""
+    brought_down = own_redis.kill if fault == "killed" else own_redis.pause
+    brought_back = own_redis.start if fault == "killed" else own_redis.resume
+    down = threading.Timer(fleet.START_DELAY + 1.0, brought_down)
+    back = threading.Timer(fleet.START_DELAY + 2.0, brought_back)
+    down.start()
+    back.start()
+    try:
+        outcomes = fleet.run_fleet(
+            fleet.calls_through_a_store_fault,
+            WORKERS,
+            server.url("/f"),
+            own_redis.url,
+            3.5,
+            1.0,
+            failover=True,
+        )
+    finally:
+        down.cancel()
+        back.cancel()
+        back.join()
+    calls = [call for worker in outcomes for call in worker]
+    assert {outcome for outcome, _ in calls} == {"200"}
+    assert max(duration for _, duration in calls) < 1.0
+    assert len(calls) > 3.5 * 40 * 0.8  # the fleet kept its pace (per process, while down)
+    # Back on the server (a killed one restarts empty): the workers reconnected.
+    assert redis.Redis.from_url(own_redis.url).keys("httpkit:rate:*")
