@@ -27,7 +27,7 @@ from httpkit._lazy import on_first_use as _on_first_use
 from httpkit._middleware import LoggingMiddleware
 from httpkit._middleware import install_log_redaction as _install_log_redaction
 from httpkit._policy import HostConfig
-from httpkit._retry import RetryHistory, RetryPolicy
+from httpkit._retry import RetryBudget, RetryHistory, RetryPolicy
 from httpkit._session import Session
 from httpkit._timeouts import Timeouts
 from httpkit._tls import InsecureRequestWarning
@@ -65,6 +65,7 @@ __all__ = [
     "RateLimit",
     "RedisStore",
     "RetryAfterTooLong",
+    "RetryBudget",
     "RetryHistory",
     "RetryPolicy",
     "SQLiteCache",

@@ -30,7 +30,7 @@ from httpkit._http import has_forbidden_field_char, is_token
 from httpkit._middleware import check_middlewares
 from httpkit._record import Record
 from httpkit._redact import REDACTED, SENSITIVE_HEADERS, is_secret_header, redact_headers
-from httpkit._retry import DEFAULT_RETRY, RetryPolicy, RetryRules
+from httpkit._retry import DEFAULT_RETRY, RetryBudget, RetryLedger, RetryPolicy, RetryRules
 from httpkit._timeouts import DEFAULT_TIMEOUTS, UNSET, Timeouts, _Unset, to_requests_timeout
 from httpkit._tls import (
     KeyPassword,
@@ -308,7 +308,7 @@ class SessionShared:
     (SQLite, Redis) pickles as its settings; a MemoryStore comes back empty.
     """
 
-    __slots__ = ("_store", "breakers", "limiters", "sensitive")
+    __slots__ = ("_store", "breakers", "ledgers", "limiters", "sensitive")
 
     def __init__(
         self, sensitive: frozenset[str] = SENSITIVE_HEADERS, store: Store | None = None
@@ -317,6 +317,7 @@ class SessionShared:
         self._store = store
         self.limiters: dict[RateLimit, RateLimiter] = {}
         self.breakers: dict[CircuitBreaker, Circuits] = {}
+        self.ledgers: dict[RetryBudget, RetryLedger] = {}
 
     @property
     def store(self) -> Store:
@@ -346,6 +347,13 @@ class SessionShared:
             found = self.breakers[breaker] = Circuits(breaker, self.store)
         return found
 
+    def ledger(self, budget: RetryBudget) -> RetryLedger:
+        """The session's count of requests and retries for ``budget``, in the store."""
+        found = self.ledgers.get(budget)
+        if found is None:
+            found = self.ledgers[budget] = RetryLedger(budget, self.store)
+        return found
+
     def __getstate__(self) -> dict[str, Any]:
         return {"sensitive": self.sensitive, "store": self._store}
 
@@ -357,6 +365,7 @@ class Settings(Record):
     """A host policy's settings, each taken from the policy or else the session."""
 
     __slots__ = (
+        "budget",
         "cache",
         "circuits",
         "deadline",
@@ -379,6 +388,8 @@ class Settings(Record):
     cache: CacheStore | None
     limiter: RateLimiter | None
     circuits: Circuits | None
+    #: Where the retry budget of ``retry`` counts, if it has one.
+    budget: RetryLedger | None
     #: The session's middlewares, then the policy's (both run, the session's outermost).
     middlewares: tuple[Any, ...]
 
@@ -395,6 +406,7 @@ class Settings(Record):
         cache: CacheStore | None,
         limiter: RateLimiter | None,
         circuits: Circuits | None,
+        budget: RetryLedger | None,
         middlewares: tuple[Any, ...],
     ) -> None:
         self._init(locals())
@@ -408,17 +420,19 @@ class Settings(Record):
 
         rate_limit = pick("rate_limit")
         circuit = pick("circuit")
+        retry = RetryRules.of(pick("retry") or DEFAULT_RETRY)
         return cls(
             policy=policy,
             defaults=defaults,
             timeouts=pick("timeout") or DEFAULT_TIMEOUTS,
-            retry=RetryRules.of(pick("retry") or DEFAULT_RETRY),
+            retry=retry,
             deadline=pick("deadline"),
             max_body=pick("max_body"),
             ssrf=pick("ssrf"),
             cache=pick("cache"),
             limiter=shared.limiter(rate_limit) if rate_limit is not None else None,
             circuits=shared.circuits(circuit) if circuit is not None else None,
+            budget=shared.ledger(retry.budget) if retry.budget is not None else None,
             middlewares=tuple(
                 m
                 for config in (defaults, policy)

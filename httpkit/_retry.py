@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
-from typing import Any, Final, TypeAlias
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
 from urllib3.util.retry import RequestHistory, Retry
 
+from httpkit import _clock
 from httpkit._exceptions import ConfigError
-from httpkit._http import is_token
+from httpkit._http import is_token, origin_of
 from httpkit._record import Record
+
+if TYPE_CHECKING:
+    from httpkit.stores import Store
 
 #: Statuses worth a second try: rate limited, or a server-side failure that may pass.
 RETRY_STATUSES: Final = frozenset({429, 500, 502, 503, 504})
@@ -62,6 +66,105 @@ def _non_negative(name: str, value: object, *, integer: bool = False) -> None:
         raise ConfigError(f"RetryPolicy.{name} must be >= 0 and finite, got {value!r}")
 
 
+class RetryBudget(Record):
+    """A cap on retries to an origin: at most ``minimum`` plus ``ratio`` of its requests,
+    per ``window`` seconds.
+
+    When an origin fails, every client retrying multiplies its load by the retry count just
+    when it can least take it. A budget lets retries through while they are a small share
+    of the traffic (one failure here and there) and stops them when most requests fail:
+    then each call returns its first failure. With a shared store the count is the
+    fleet's. Requests and retries are counted per origin in windows of ``window`` seconds
+    of the clock (``budget:<origin>:<window>:requests`` and ``...:retries`` in the store).
+
+    >>> RetryBudget()
+    RetryBudget(ratio=0.2, minimum=10, window=10.0)
+    >>> RetryBudget.coerce(0.1)
+    RetryBudget(ratio=0.1, minimum=10, window=10.0)
+    """
+
+    __slots__ = ("minimum", "ratio", "window")
+    ratio: float
+    minimum: int
+    window: float
+
+    def __init__(self, *, ratio: float = 0.2, minimum: int = 10, window: float = 10.0) -> None:
+        _non_negative("budget.ratio", ratio)
+        _non_negative("budget.minimum", minimum, integer=True)
+        _non_negative("budget.window", window)
+        if not window > 0:
+            raise ConfigError(f"RetryPolicy.budget.window must be > 0 seconds, got {window!r}")
+        ratio = float(ratio)
+        window = float(window)
+        self._init(locals())
+
+    @classmethod
+    def coerce(cls, value: Any) -> RetryBudget | None:
+        """A ``budget`` setting: a RetryBudget, a ratio, ``True`` (the defaults), a mapping of
+        its arguments, or ``None``/``False`` (no budget).
+
+        Raises:
+            ConfigError: for anything else.
+        """
+        if value is None or value is False:
+            return None
+        if value is True:
+            return cls()
+        if isinstance(value, RetryBudget):
+            return value
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return cls(ratio=value)
+        if isinstance(value, Mapping):
+            unknown = set(value) - {"ratio", "minimum", "window"}
+            if unknown:
+                raise ConfigError(
+                    f"RetryPolicy.budget: unknown key {sorted(unknown)[0]!r}; "
+                    "known keys: minimum, ratio, window"
+                )
+            return cls(**value)
+        raise ConfigError(
+            "RetryPolicy.budget must be a share of requests (0.2), True, an "
+            f"httpkit.RetryBudget or None, got {value!r}"
+        )
+
+
+class RetryLedger:
+    """The requests and retries of one budget in one session, counted in its store."""
+
+    __slots__ = ("budget", "store")
+
+    def __init__(self, budget: RetryBudget, store: Store) -> None:
+        self.budget = budget
+        self.store = store
+
+    def __repr__(self) -> str:
+        return f"RetryLedger({self.budget!r}, {self.store!r})"
+
+    def _keys(self, url: str) -> tuple[str, str]:
+        try:
+            origin = str(origin_of(url))
+        except ValueError:
+            origin = url
+        base = f"budget:{origin}:{int(_clock.wall() // self.budget.window)}:"
+        return base + "requests", base + "retries"
+
+    def request(self, url: str) -> None:
+        """Count a request (the first attempt of a hop)."""
+        self.store.incr(self._keys(url)[0], 2 * self.budget.window)
+
+    def allows_retry(self, url: str) -> bool:
+        """Count a retry, and say whether the budget has room for it."""
+        requests, retries = self._keys(url)
+        spent = self.store.incr(retries, 2 * self.budget.window)
+        (made,) = self.store.get_many([requests])
+        return spent <= self.budget.minimum + self.budget.ratio * _count(made)
+
+
+def _count(value: bytes | None) -> int:
+    """A counter as a store keeps it (ASCII digits); 0 for none or anything else."""
+    return int(value) if value is not None and value.isdigit() else 0
+
+
 class RetryPolicy(Record):
     """When and how often to retry, with exponential backoff.
 
@@ -81,6 +184,9 @@ class RetryPolicy(Record):
             attempt, and retry POST and PATCH like idempotent methods.
         redirects: how many redirects a call may follow; ``None`` leaves it to
             ``session.max_redirects`` (30), ``0`` returns redirect responses unfollowed.
+        budget: a :class:`RetryBudget` (or its ratio, or ``True`` for its defaults) that
+            stops retries to an origin when they pass a share of its recent requests;
+            ``None`` (the default): no budget. See ``docs/fleet.md``.
 
     >>> RetryPolicy(total=5, backoff_factor=0).to_urllib3().total
     5
@@ -92,6 +198,7 @@ class RetryPolicy(Record):
         "_retry",
         "backoff_factor",
         "backoff_max",
+        "budget",
         "idempotency_key",
         "jitter",
         "methods",
@@ -112,6 +219,7 @@ class RetryPolicy(Record):
     retry_after_max: float
     idempotency_key: bool
     redirects: int | None
+    budget: RetryBudget | None
     _retry: Retry
 
     def __init__(
@@ -127,6 +235,7 @@ class RetryPolicy(Record):
         retry_after_max: float = 120.0,
         idempotency_key: bool = False,
         redirects: int | None = None,
+        budget: RetryBudget | float | bool | None = None,
     ) -> None:
         _non_negative("total", total, integer=True)
         if redirects is not None:
@@ -140,6 +249,7 @@ class RetryPolicy(Record):
             _non_negative(name, value)
         statuses = _frozen_statuses(statuses)
         methods = _frozen_methods(methods)
+        budget = RetryBudget.coerce(budget)
         self._init(locals())
         object.__setattr__(self, "_retry", self._build_urllib3())
 
@@ -152,6 +262,7 @@ class RetryPolicy(Record):
             f"respect_retry_after={self.respect_retry_after}, "
             f"retry_after_max={self.retry_after_max}, idempotency_key={self.idempotency_key}"
             + ("" if self.redirects is None else f", redirects={self.redirects}")
+            + ("" if self.budget is None else f", budget={self.budget!r}")
             + ")"
         )
 
@@ -233,7 +344,7 @@ class RetryRules(Record):
     True
     """
 
-    __slots__ = ("idempotency_key", "methods", "redirects", "retry", "retry_after_max")
+    __slots__ = ("budget", "idempotency_key", "methods", "redirects", "retry", "retry_after_max")
     retry: Retry
     #: The longest ``Retry-After`` waited for; a longer one raises ``RetryAfterTooLong``.
     retry_after_max: float
@@ -244,6 +355,8 @@ class RetryRules(Record):
     #: Methods retried after a read error or a status (``retry.allowed_methods``, upper
     #: case); ``None``: every method.
     methods: frozenset[str] | None
+    #: The cap on retries to an origin (``RetryPolicy(budget=...)``), if any.
+    budget: RetryBudget | None
 
     def __init__(
         self,
@@ -252,6 +365,7 @@ class RetryRules(Record):
         redirects: int | None,
         idempotency_key: bool = False,
         methods: frozenset[str] | None = None,
+        budget: RetryBudget | None = None,
     ) -> None:
         self._init(locals())
 
@@ -266,6 +380,7 @@ class RetryRules(Record):
                 value.redirects,
                 value.idempotency_key,
                 _allowed_methods(retry),
+                value.budget,
             )
         ceiling = getattr(value, "retry_after_max", None)
         if ceiling is None or ceiling == _URLLIB3_RETRY_AFTER_MAX:

@@ -441,6 +441,9 @@ class HostAdapter(HTTPAdapter):
         bucket = limiter.state(url) if limiter is not None else None
         circuits = self.settings.circuits
         circuit = circuits.circuit(url) if circuits is not None else None
+        budget = self.settings.budget
+        if budget is not None:
+            budget.request(url)
         replayable = body_replayable(request)
         body = request.body
         resent = body is not None and not isinstance(body, bytes | str) and _sent_before(call, body)
@@ -475,6 +478,8 @@ class HostAdapter(HTTPAdapter):
                     retry = retry.increment(method, url, error=error)
                 except Exception:
                     errors.fail(exc, request, call, attempts)
+                if budget is not None and not budget.allows_retry(url):
+                    errors.fail(exc, request, call, attempts)
                 if not replayable and not retry._is_connection_error(error):
                     raise _unreplayable(method, url, request) from None
                 _wait(retry.get_backoff_time(), clock, request)
@@ -502,6 +507,8 @@ class HostAdapter(HTTPAdapter):
                             attempts,
                         )
                     return _with_history(response, retry)  # retries ran out: the last answer
+                if budget is not None and not budget.allows_retry(url):
+                    return _with_history(response, retry)  # the budget is spent: likewise
                 wait = parse_retry_after(asked) if retry.respect_retry_after_header else None
                 if wait is not None and wait > rules.retry_after_max:
                     keep_small_body(response)
@@ -539,6 +546,8 @@ class HostAdapter(HTTPAdapter):
                             method, url, error=broke or ProtocolError("body broke off", exc)
                         )
                     except Exception:
+                        errors.fail(exc, request, call, attempts)
+                    if budget is not None and not budget.allows_retry(url):
                         errors.fail(exc, request, call, attempts)
                     if not replayable:
                         raise _unreplayable(method, url, request) from None

@@ -181,3 +181,14 @@ def calls_through_a_store_fault(
                 outcome = type(exc).__name__
             outcomes.append((outcome, time.monotonic() - began))
     return outcomes
+
+
+def budgeted_calls(index: int, start_at: float, url: str, store: str) -> list[int]:
+    """Three calls to a failing origin under one retry budget of 4 retries for the fleet."""
+    import httpkit
+
+    budget = httpkit.RetryBudget(ratio=0.0, minimum=4, window=86400.0)
+    retry = httpkit.RetryPolicy(total=3, backoff_factor=0, jitter=0, budget=budget)
+    with httpkit.Session(store=store, retry=retry) as session:
+        wait_until(start_at)
+        return [session.get(url).retries.attempts for _ in range(3)]  # type: ignore[attr-defined]

@@ -191,3 +191,12 @@ def test_a_store_fault_mid_run_costs_no_call_more_than_its_deadline(
     assert len(calls) > 3.5 * 40 * 0.8  # the fleet kept its pace (per process, while down)
     # Back on the server (a killed one restarts empty): the workers reconnected.
     assert redis.Redis.from_url(own_redis.url).keys("httpkit:rate:*")
+
+
+def test_a_retry_budget_holds_for_the_fleet(server: ScriptedServer, store_url: str) -> None:
+    """4 workers x 3 calls to a failing origin, 3 retries each allowed by the policy, a
+    budget of 4 retries: 12 + 4 requests reach the origin, not 12 x 4."""
+    server.script("/down", Reply(503))
+    attempts = fleet.run_fleet(fleet.budgeted_calls, WORKERS, server.url("/down"), store_url)
+    assert sum(sum(worker) for worker in attempts) == WORKERS * 3 + 4
+    assert len(server.requests_to("/down")) == WORKERS * 3 + 4
