@@ -40,7 +40,7 @@ if _typing.TYPE_CHECKING:
     from httpkit._ratelimit import RateLimit
     from httpkit._ssrf import SSRFPolicy
     from httpkit.auth import DigestAuth, TokenAuth
-    from httpkit.cache import MemoryCache, SQLiteCache
+    from httpkit.cache import MemoryCache, SQLiteCache, StoreCache
     from httpkit.stores import MemoryStore, RedisStore, SQLiteStore
 
 __all__ = [
@@ -72,6 +72,7 @@ __all__ = [
     "SQLiteStore",
     "SSRFPolicy",
     "Session",
+    "StoreCache",
     "Timeouts",
     "TokenAuth",
     "UnreplayableBody",
@@ -96,6 +97,7 @@ __getattr__, __dir__ = _on_first_use(
         "RedisStore": "httpkit.stores",
         "SQLiteCache": "httpkit.cache",
         "SQLiteStore": "httpkit.stores",
+        "StoreCache": "httpkit.cache",
         "SSRFPolicy": "httpkit._ssrf",
         "TokenAuth": "httpkit.auth",
     },

@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from httpkit._ratelimit import RateLimit, RateLimiter
     from httpkit._ssrf import SSRFPolicy
     from httpkit.cache import CacheStore
+    from httpkit.cache._stores import SessionCache
     from httpkit.stores import Store
 
 Verify: TypeAlias = "bool | str"
@@ -116,7 +117,7 @@ class HostConfig(Record):
     middlewares: tuple[Any, ...] | _Unset
     max_body: int | _Unset | None
     ssrf: SSRFPolicy | _Unset | None
-    cache: CacheStore | _Unset | None
+    cache: CacheStore | SessionCache | _Unset | None
     rate_limit: RateLimit | _Unset | None
     circuit: CircuitBreaker | _Unset | None
 
@@ -137,7 +138,7 @@ class HostConfig(Record):
         middlewares: tuple[Any, ...] | _Unset = UNSET,
         max_body: int | _Unset | None = UNSET,
         ssrf: SSRFPolicy | _Unset | None = UNSET,
-        cache: CacheStore | _Unset | None = UNSET,
+        cache: CacheStore | SessionCache | _Unset | None = UNSET,
         rate_limit: RateLimit | _Unset | None = UNSET,
         circuit: CircuitBreaker | _Unset | None = UNSET,
     ) -> None:
@@ -308,7 +309,7 @@ class SessionShared:
     (SQLite, Redis) pickles as its settings; a MemoryStore comes back empty.
     """
 
-    __slots__ = ("_store", "breakers", "ledgers", "limiters", "sensitive")
+    __slots__ = ("_cache", "_store", "breakers", "ledgers", "limiters", "sensitive")
 
     def __init__(
         self, sensitive: frozenset[str] = SENSITIVE_HEADERS, store: Store | None = None
@@ -318,6 +319,7 @@ class SessionShared:
         self.limiters: dict[RateLimit, RateLimiter] = {}
         self.breakers: dict[CircuitBreaker, Circuits] = {}
         self.ledgers: dict[RetryBudget, RetryLedger] = {}
+        self._cache: CacheStore | None = None
 
     @property
     def store(self) -> Store:
@@ -346,6 +348,14 @@ class SessionShared:
 
             found = self.breakers[breaker] = Circuits(breaker, self.store)
         return found
+
+    def cache(self) -> CacheStore:
+        """The cache ``cache=True`` means: one per session, in its store if shared."""
+        if self._cache is None:
+            from httpkit.cache import session_cache  # loaded by the first cached policy
+
+            self._cache = session_cache(self._store)
+        return self._cache
 
     def ledger(self, budget: RetryBudget) -> RetryLedger:
         """The session's count of requests and retries for ``budget``, in the store."""
@@ -420,6 +430,12 @@ class Settings(Record):
 
         rate_limit = pick("rate_limit")
         circuit = pick("circuit")
+        cache = pick("cache")
+        if cache is not None:
+            from httpkit.cache import SESSION_CACHE  # loaded when the setting was checked
+
+            if cache is SESSION_CACHE:
+                cache = shared.cache()
         retry = RetryRules.of(pick("retry") or DEFAULT_RETRY)
         return cls(
             policy=policy,
@@ -429,7 +445,7 @@ class Settings(Record):
             deadline=pick("deadline"),
             max_body=pick("max_body"),
             ssrf=pick("ssrf"),
-            cache=pick("cache"),
+            cache=cache,
             limiter=shared.limiter(rate_limit) if rate_limit is not None else None,
             circuits=shared.circuits(circuit) if circuit is not None else None,
             budget=shared.ledger(retry.budget) if retry.budget is not None else None,

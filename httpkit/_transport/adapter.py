@@ -226,7 +226,7 @@ class HostAdapter(HTTPAdapter):
         if cache is not None:
             from httpkit.cache import CacheMiddleware  # loaded by the first cached policy
 
-            self._cache_step = CacheMiddleware(cache, self.shared.sensitive)
+            self._cache_step = CacheMiddleware(cache, self.shared.sensitive, _call_remaining)
 
     # Read-only views of the effective settings, as earlier versions had them.
     @property
@@ -588,6 +588,13 @@ class _Bare:
     stream = False
     trust_env = False
     defaults = DEFAULT_SESSION_CONFIG
+
+
+def _call_remaining() -> float | None:
+    """Seconds left of the current call's deadline; ``None`` without one."""
+    call = _call.current()
+    clock = call.clock if call is not None else None
+    return clock.remaining() if clock is not None else None
 
 
 def _sent_before(call: Call, body: Any) -> bool:

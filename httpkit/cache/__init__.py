@@ -14,8 +14,10 @@ such entries are then keyed by a hash of the credential values as well, so one u
 response is never served to another. Keys are SHA-256 digests: neither the URL's query
 nor any header value is kept in clear. ``Set-Cookie`` is never stored.
 
-Backends: :class:`MemoryCache` (an LRU bounded by entries and bytes) and
-:class:`SQLiteCache` (a file several processes can share).
+Backends: :class:`MemoryCache` (an LRU bounded by entries and bytes),
+:class:`SQLiteCache` (a file several processes can share) and :class:`StoreCache` (the
+session's shared store: ``cache=True`` with ``Session(store=...)``), where one process
+fetches a missing or stale key while the others wait for it.
 
 The choice to write this rather than build on CacheControl or requests-cache is explained
 in ``docs/caching.md``.
@@ -32,20 +34,36 @@ from httpkit.cache._rules import (
     initial_age,
 )
 from httpkit.cache._step import CacheMiddleware, credential_values
-from httpkit.cache._stores import CacheStore, Entry, MemoryCache, SQLiteCache, check_cache
+from httpkit.cache._stores import (
+    SESSION_CACHE,
+    CacheStore,
+    Entry,
+    MemoryCache,
+    SQLiteCache,
+    StoreCache,
+    check_cache,
+    decode_entry,
+    encode_entry,
+    session_cache,
+)
 
 __all__ = [
     "CACHEABLE_METHODS",
     "CACHEABLE_STATUSES",
+    "SESSION_CACHE",
     "UNSAFE_METHODS",
     "CacheMiddleware",
     "CacheStore",
     "Entry",
     "MemoryCache",
     "SQLiteCache",
+    "StoreCache",
     "check_cache",
     "credential_values",
+    "decode_entry",
+    "encode_entry",
     "freshness_lifetime",
     "initial_age",
     "parse_cache_control",
+    "session_cache",
 ]

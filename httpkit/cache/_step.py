@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import parse_qsl, urlsplit
@@ -32,6 +32,14 @@ if TYPE_CHECKING:
     from requests import PreparedRequest, Response
 
     from httpkit._middleware import Send
+
+#: The most a request waits for another process to fetch the key it needs, in seconds.
+WAIT: Final = 5.0
+#: What a wait leaves of the call's deadline, for the exchange that may follow.
+_DEADLINE_MARGIN: Final = 0.1
+_FIRST_POLL: Final = 0.02
+#: Statuses after which a stale entry may be served if ``stale-if-error`` allows it.
+_SERVER_ERRORS: Final = frozenset({500, 502, 503, 504})
 
 #: Response headers a 304 must not overwrite in the stored response.
 _KEEP_ON_304: Final = frozenset({"content-length", "content-encoding", "transfer-encoding"})
@@ -147,11 +155,17 @@ class CacheMiddleware:
     the store) and ``revalidated`` (``True`` when a ``304`` confirmed a stored response).
     """
 
-    __slots__ = ("sensitive", "store")
+    __slots__ = ("remaining", "sensitive", "store")
 
-    def __init__(self, store: CacheStore, sensitive: frozenset[str] = SENSITIVE_HEADERS) -> None:
+    def __init__(
+        self,
+        store: CacheStore,
+        sensitive: frozenset[str] = SENSITIVE_HEADERS,
+        remaining: Callable[[], float | None] = lambda: None,
+    ) -> None:
         self.store = store
         self.sensitive = sensitive  # the session's credential headers, on top of the usual
+        self.remaining = remaining  # seconds left of the current call's deadline, if any
 
     def __repr__(self) -> str:
         return f"CacheMiddleware({self.store!r})"
@@ -179,7 +193,34 @@ class CacheMiddleware:
         now = _clock.wall()
         if entry is not None and _usable_without_request(entry, asked, headers, now):
             return _mark(_build(entry, request, now), True, False)
+        release: Callable[[bool], None] = _nothing
+        lease = getattr(self.store, "lease", None)  # a StoreCache's: one fetch per key
+        if lease is not None:
+            taken = lease(key)
+            if taken is not None:
+                release = taken
+            else:  # another process fetches this key: its answer, or a stale entry, may do
+                answer, release = self._while_another_fetches(key, entry, asked, request, lease)
+                if answer is not None:
+                    return answer
+        try:
+            return self._exchange(key, entry, request, send, credentials, release)
+        except BaseException:
+            release(False)
+            raise
+
+    def _exchange(
+        self,
+        key: str,
+        entry: Entry | None,
+        request: PreparedRequest,
+        send: Send,
+        credentials: list[str],
+        release: Callable[[bool], None],
+    ) -> Response:
+        """Fetch or revalidate ``key``; ``release(stored)`` once its answer is stored, or not."""
         outgoing = request
+        stale = entry
         if entry is not None:
             conditions = _conditions(entry)
             if conditions:
@@ -188,14 +229,61 @@ class CacheMiddleware:
             else:
                 entry = None
         request_time = _clock.wall()
-        response = send(outgoing)
+        try:
+            response = send(outgoing)
+        except requests.RequestException:
+            if stale is not None and _may_serve_stale(stale, "stale-if-error", _clock.wall()):
+                release(True)
+                return _mark(_build(stale, request, _clock.wall()), True, False)
+            raise
+        if (
+            stale is not None
+            and response.status_code in _SERVER_ERRORS
+            and _may_serve_stale(stale, "stale-if-error", _clock.wall())
+        ):
+            response.close()
+            release(True)
+            return _mark(_build(stale, request, _clock.wall()), True, False)
         if entry is not None and response.status_code == 304:
             updated = _refreshed(entry, response, request_time)
             response.close()
             self.store.set(key, updated)
+            release(True)
             return _mark(_build(updated, request, _clock.wall()), True, True)
-        self._store_later(key, request, response, credentials, request_time)
+        self._store_later(key, request, response, credentials, request_time, release)
         return _mark(response, False, False)
+
+    def _while_another_fetches(
+        self,
+        key: str,
+        stale: Entry | None,
+        asked: Mapping[str, str | None],
+        request: PreparedRequest,
+        lease: Callable[[str], Callable[[bool], None] | None],
+    ) -> tuple[Response | None, Callable[[bool], None]]:
+        """Serve a stale entry that ``stale-while-revalidate`` allows, or wait (within
+        :data:`WAIT` and the call's deadline) for the answer the other process stores.
+        Without an answer: what to release after fetching (the lease, if it came free)."""
+        headers = request.headers
+        if stale is not None and _may_serve_stale(stale, "stale-while-revalidate", _clock.wall()):
+            return _mark(_build(stale, request, _clock.wall()), True, False), _nothing
+        remaining = self.remaining()
+        bound = WAIT if remaining is None else min(WAIT, remaining - _DEADLINE_MARGIN)
+        give_up = _clock.monotonic() + bound
+        pause = _FIRST_POLL
+        while _clock.monotonic() + pause < give_up:
+            _clock.sleep(pause)
+            pause = min(pause * 2, 0.2)
+            found = self._entry(key, headers)
+            now = _clock.wall()
+            if found is not None and _usable_without_request(found, asked, headers, now):
+                return _mark(_build(found, request, now), True, False), _nothing
+            release = lease(key)  # the other let go without an answer to wait for
+            if release is not None:
+                return None, release
+        if stale is not None and _may_serve_stale(stale, "stale-if-error", _clock.wall()):
+            return _mark(_build(stale, request, _clock.wall()), True, False), _nothing
+        return None, _nothing
 
     def fresh_answer(self, request: PreparedRequest) -> Response | None:
         """The stored response that answers ``request`` with no exchange at all, or ``None``.
@@ -237,24 +325,45 @@ class CacheMiddleware:
         response: Response,
         credentials: list[str],
         request_time: float,
+        release: Callable[[bool], None] = lambda stored: None,
     ) -> None:
-        """Store ``response`` when its body has been read, if it may be stored."""
+        """Store ``response`` when its body has been read, if it may be stored; then
+        ``release`` the key for other processes (a body never read to its end lets the
+        lease run out instead)."""
         entry = _storable(request, response, credentials, self.store.credentials, request_time)
         if entry is None:
             if response.status_code in CACHEABLE_STATUSES or response.status_code == 304:
                 self.store.delete(key)
+            release(False)
             return
         if response._content is not False:  # already read (buffered by HostAdapter)
             self.store.set(key, replace(entry, body=response.content or b""))
+            release(True)
             return
         if response.raw is None:
+            release(False)
             return
         store = self.store
 
         def done(body: bytes) -> None:
             store.set(key, replace(entry, body=body))
+            release(True)
 
         response.raw = _TeeBody(response.raw, store.max_entry_bytes, done)
+
+
+def _nothing(stored: bool) -> None:
+    pass
+
+
+def _may_serve_stale(entry: Entry, directive: str, now: float) -> bool:
+    """Whether the stored response's ``directive`` (``stale-while-revalidate`` or
+    ``stale-if-error``, RFC 5861) still allows serving it stale at ``now``."""
+    directives = parse_cache_control(entry.header("Cache-Control"))
+    if entry.revalidate or "must-revalidate" in directives or "proxy-revalidate" in directives:
+        return False
+    window = parse_delta_seconds(directives.get(directive)) if directive in directives else None
+    return window is not None and entry.age(now) < entry.lifetime + window
 
 
 def _key(method: str, url: str, credentials: list[str]) -> str:

@@ -6,6 +6,7 @@ import json
 import os
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
@@ -14,6 +15,8 @@ from httpkit._exceptions import ConfigError
 
 if TYPE_CHECKING:
     import sqlite3
+
+    from httpkit.stores import Store
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +62,168 @@ class CacheStore(Protocol):
     def set(self, key: str, entry: Entry) -> None: ...
     def delete(self, key: str) -> None: ...
     def clear(self) -> None: ...
+
+
+#: How long one process may hold the right to fetch a key for the others, in seconds.
+LEASE: Final = 10.0
+#: How long a key whose answer could not be stored is fetched without a lease, in seconds.
+PASS: Final = 60.0
+#: The first line of a stored entry: the format and its version.
+_FORMAT: Final = b"httpkit-cache/1\n"
+_FIELDS: Final = (
+    "status",
+    "reason",
+    "headers",
+    "response_time",
+    "initial_age",
+    "lifetime",
+    "revalidate",
+    "vary",
+    "vary_digest",
+)
+
+
+def encode_entry(entry: Entry) -> bytes:
+    """An entry as a shared store keeps it: the format line, its fields as one line of JSON,
+    then the body as it is. Nothing in it is code: a reader never unpickles.
+
+    >>> entry = Entry(200, "OK", (("ETag", '"1"'),), b"body", 1.0, 0.0, 60.0, False, (), "")
+    >>> decode_entry(encode_entry(entry)) == entry
+    True
+    >>> import pickle
+    >>> decode_entry(pickle.dumps(entry)) is None  # a pickle, or anything else: a miss
+    True
+    """
+    fields = [getattr(entry, name) for name in _FIELDS]
+    head = json.dumps(fields, separators=(",", ":"), ensure_ascii=True).encode("ascii")
+    return _FORMAT + head + b"\n" + entry.body
+
+
+def decode_entry(value: bytes | None) -> Entry | None:
+    """The entry ``value`` holds, or ``None`` for anything that is not one (a miss)."""
+    if value is None or not value.startswith(_FORMAT):
+        return None
+    head, newline, body = value[len(_FORMAT) :].partition(b"\n")
+    try:
+        fields: Any = json.loads(head) if newline else None
+        if not isinstance(fields, list):
+            return None
+        status, reason, headers, response_time, initial_age, lifetime, revalidate, vary, digest = (
+            fields
+        )
+        return Entry(
+            status=_typed(status, int),
+            reason=_typed(reason, str),
+            headers=tuple((_typed(k, str), _typed(v, str)) for k, v in headers),
+            body=body,
+            response_time=float(_typed(response_time, int | float)),
+            initial_age=float(_typed(initial_age, int | float)),
+            lifetime=float(_typed(lifetime, int | float)),
+            revalidate=_typed(revalidate, bool),
+            vary=tuple(_typed(v, str) for v in vary),
+            vary_digest=_typed(digest, str),
+        )
+    except (ValueError, TypeError):
+        return None
+
+
+def _typed(value: Any, kind: Any) -> Any:
+    if not isinstance(value, kind):
+        raise TypeError(f"expected {kind}, got {type(value).__name__}")
+    return value
+
+
+class StoreCache:
+    """A cache kept in a :mod:`store <httpkit.stores>`: ``cache=True`` on a session whose
+    store is shared (an SQLite file, a Redis server), so that every process shares it.
+
+    Entries are written in a versioned format of httpkit's own (:func:`encode_entry`);
+    anything else under a key, corrupt or foreign, is a miss, never code to run. Each
+    entry expires from the store a day after it goes stale (it may still be revalidated
+    until then). While one process fetches or revalidates a key, the others wait for its
+    answer, or serve the stale entry where ``stale-while-revalidate`` allows
+    (``docs/caching.md``).
+
+    Args:
+        store: where the entries live, under ``cache:<key digest>``.
+        credentials: as for :class:`MemoryCache`.
+        max_entry_bytes: a response larger than this is not stored.
+    """
+
+    def __init__(
+        self, store: Store, *, credentials: bool = False, max_entry_bytes: int = 4 * 2**20
+    ) -> None:
+        if (
+            isinstance(max_entry_bytes, bool)
+            or not isinstance(max_entry_bytes, int)
+            or max_entry_bytes < 1
+        ):
+            raise ConfigError(
+                f"StoreCache: max_entry_bytes must be an int > 0, got {max_entry_bytes!r}"
+            )
+        self.store = store
+        self.credentials = bool(credentials)
+        self.max_entry_bytes = max_entry_bytes
+
+    def __repr__(self) -> str:
+        return f"StoreCache({self.store!r}, credentials={self.credentials})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, StoreCache):
+            return NotImplemented
+        return (self.store, self.credentials, self.max_entry_bytes) == (
+            other.store,
+            other.credentials,
+            other.max_entry_bytes,
+        )
+
+    def __hash__(self) -> int:
+        return hash(("StoreCache", self.store, self.credentials, self.max_entry_bytes))
+
+    def get(self, key: str) -> Entry | None:
+        (value,) = self.store.get_many(["cache:" + key])
+        return decode_entry(value)
+
+    def set(self, key: str, entry: Entry) -> None:
+        if entry.size > self.max_entry_bytes:
+            return
+        keep = max(entry.lifetime - entry.initial_age, 0.0) + 86400.0
+        self.store.set("cache:" + key, encode_entry(entry), keep)
+
+    def delete(self, key: str) -> None:
+        self.store.delete("cache:" + key)
+
+    def clear(self) -> None:
+        raise ConfigError(
+            "StoreCache.clear(): a shared store holds other processes' entries; delete "
+            "the keys under cache: in the store itself"
+        )
+
+    def lease(self, key: str) -> Callable[[bool], None] | None:
+        """The right to fetch ``key`` for every process, or ``None`` if another has it.
+
+        Returns what to call once the answer is stored (``True``) or found not storable
+        (``False``); the lease also runs out after :data:`LEASE` seconds. A key whose last
+        answer could not be stored is fetched by everyone for :data:`PASS` seconds: there
+        is nothing to wait for.
+        """
+        store = self.store
+        (passing,) = store.get_many(["cache-pass:" + key])
+        if passing is not None:
+            return _no_lease
+        if not store.add("cache-fetch:" + key, b"1", LEASE):
+            return None
+
+        def done(stored: bool) -> None:
+            if not stored:
+                store.set("cache-pass:" + key, b"1", PASS)
+            store.delete("cache-fetch:" + key)
+
+        return done
+
+
+def _no_lease(stored: bool) -> None:
+    pass
 
 
 class MemoryCache:
@@ -333,11 +498,40 @@ class SQLiteCache:
             self._local.connection = None
 
 
-def check_cache(where: str, value: Any) -> CacheStore | None:
+class SessionCache:
+    """``cache=True``: the session's own cache, made when a policy first uses it: a
+    :class:`StoreCache` on the session's store if that store is shared, else a
+    :class:`MemoryCache`. Every policy with ``cache=True`` shares it."""
+
+    _instance: SessionCache | None = None
+
+    def __new__(cls) -> SessionCache:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "True"
+
+    def __reduce__(self) -> str:
+        return "SESSION_CACHE"
+
+
+SESSION_CACHE: Final = SessionCache()
+
+
+def session_cache(store: Store | None) -> CacheStore:
+    """The cache ``cache=True`` means for a session whose store is ``store``."""
+    if store is not None and store.shared:
+        return StoreCache(store)
+    return MemoryCache()
+
+
+def check_cache(where: str, value: Any) -> CacheStore | SessionCache | None:
     """Validate a ``cache`` setting.
 
-    ``False``/``None``: off; ``True``: a new :class:`MemoryCache`; a path: a
-    :class:`SQLiteCache` on that file; a store object: itself.
+    ``False``/``None``: off; ``True``: the session's cache (:data:`SESSION_CACHE`); a path:
+    an :class:`SQLiteCache` on that file; a store object: itself.
 
     Raises:
         ConfigError: naming the key and the bad value.
@@ -345,16 +539,16 @@ def check_cache(where: str, value: Any) -> CacheStore | None:
     if value is None or value is False:
         return None
     if value is True:
-        return MemoryCache()
+        return SESSION_CACHE
     if isinstance(value, str | os.PathLike):
         if not os.fspath(value):
             raise ConfigError(f"{where}: cache: the SQLite file path is empty")
         return SQLiteCache(value)
-    if isinstance(value, MemoryCache | SQLiteCache) or (
+    if isinstance(value, MemoryCache | SQLiteCache | StoreCache) or (
         all(hasattr(value, name) for name in ("get", "set", "delete", "credentials"))
     ):
         return value  # type: ignore[no-any-return]  # a CacheStore
     raise ConfigError(
-        f"{where}: cache: expected True (in memory), False, the path of an SQLite file, "
-        f"or an httpkit.MemoryCache / httpkit.SQLiteCache, got {value!r}"
+        f"{where}: cache: expected True (the session's cache), False, the path of an SQLite "
+        f"file, or an httpkit.MemoryCache / SQLiteCache / StoreCache, got {value!r}"
     )

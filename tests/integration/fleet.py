@@ -192,3 +192,14 @@ def budgeted_calls(index: int, start_at: float, url: str, store: str) -> list[in
     with httpkit.Session(store=store, retry=retry) as session:
         wait_until(start_at)
         return [session.get(url).retries.attempts for _ in range(3)]  # type: ignore[attr-defined]
+
+
+def cached_get(index: int, start_at: float, url: str, store: str) -> tuple[bool, str]:
+    """One GET of a cold key by every worker at once, through the store's cache."""
+    import httpkit
+
+    with httpkit.Session(store=store, cache=True, retry=0) as session:
+        session.get(url + "/warm")  # connected before the start
+        wait_until(start_at)
+        response = session.get(url)
+        return response.from_cache, response.text  # type: ignore[attr-defined]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+from collections.abc import Callable, Iterator
 from email.utils import formatdate
 from pathlib import Path
 
@@ -11,9 +12,28 @@ import pytest
 import httpkit
 from tests.integration.servers import Reply, ScriptedServer
 
+#: The session store of the test running: ``cache=True`` keeps its entries there.
+_STORE: list[object] = [None]
+
+
+@pytest.fixture(autouse=True, params=["memory", "sqlite store", "redis store"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Every test runs with ``cache=True`` meaning each kind of cache: a MemoryCache (no
+    store), and a StoreCache on a shared SQLite file or Redis server."""
+    if request.param == "memory":
+        _STORE[0] = None
+    elif request.param == "sqlite store":
+        _STORE[0] = httpkit.SQLiteStore(tmp_path / "store.db")
+    else:
+        _STORE[0] = httpkit.RedisStore(request.getfixturevalue("redis_url"))
+    yield request.param
+    store, _STORE[0] = _STORE[0], None
+    assert getattr(store, "available", True), f"{store!r} failed over during the test"
+
 
 def session(**settings: object) -> httpkit.Session:
     settings.setdefault("retry", httpkit.RetryPolicy(backoff_factor=0))
+    settings.setdefault("store", _STORE[0])
     return httpkit.Session(**settings)  # type: ignore[arg-type]
 
 
@@ -101,20 +121,23 @@ def test_vary_selects_the_stored_response(server: ScriptedServer) -> None:
 
 
 @pytest.mark.parametrize(
-    "kwargs",
+    "make_kwargs",
     [
-        {"headers": {"Authorization": "Bearer s3cret"}},
-        {"headers": {"Cookie": "sid=1"}},
-        {"headers": {"X-API-Key": "k"}},
-        {"auth": httpkit.TokenAuth("t0ken", header="X-Custom-Token", scheme=None)},
-        {"auth": ("user", "pw")},
-        {"params": {"access_token": "abc"}},
+        lambda: {"headers": {"Authorization": "Bearer s3cret"}},
+        lambda: {"headers": {"Cookie": "sid=1"}},
+        lambda: {"headers": {"X-API-Key": "k"}},
+        # A new plugin per test: a plugin binds to the first origin it is used with.
+        lambda: {"auth": httpkit.TokenAuth("t0ken", header="X-Custom-Token", scheme=None)},
+        lambda: {"auth": ("user", "pw")},
+        lambda: {"params": {"access_token": "abc"}},
     ],
+    ids=["authorization", "cookie", "api-key", "token-plugin", "basic", "query"],
 )
 def test_credentials_are_never_cached_by_default(
-    server: ScriptedServer, kwargs: dict[str, object]
+    server: ScriptedServer, make_kwargs: Callable[[], dict[str, object]]
 ) -> None:
     server.script("/private", Reply(headers=[("Cache-Control", "max-age=60")]))
+    kwargs = make_kwargs()
     with session(cache=True) as s:
         s.get(server.url("/private"), **kwargs)  # type: ignore[arg-type]
         assert s.get(server.url("/private"), **kwargs).from_cache is False  # type: ignore[arg-type]
@@ -212,8 +235,12 @@ def test_pickled_session_keeps_sqlite_path_and_drops_memory(tmp_path: Path) -> N
     clone = pickle.loads(pickle.dumps(s))
     assert clone.defaults.cache == httpkit.SQLiteCache(str(tmp_path / "c.sqlite"))
     policy = clone.policy_for("http://127.0.0.1/")
-    assert isinstance(policy.cache, httpkit.MemoryCache)
-    assert len(policy.cache) == 0
+    cache = clone.get_adapter("http://127.0.0.1/").settings.cache  # type: ignore[attr-defined]
+    if _STORE[0] is None:
+        assert isinstance(cache, httpkit.MemoryCache)  # cache=True on a session without a store
+        assert len(cache) == 0
+    else:
+        assert cache == httpkit.StoreCache(_STORE[0])  # type: ignore[arg-type]  # kept, as its store
     assert str(policy.rate_limit) == "5/s"
 
 

@@ -20,6 +20,7 @@ from tests.integration.redis_server import RedisServer
 from tests.integration.servers import Reply, ScriptedServer, running
 
 WORKERS = 4
+MAX_AGE = ("Cache-Control", "max-age=60")
 
 
 @pytest.fixture(params=["redis", "sqlite"])
@@ -200,3 +201,13 @@ def test_a_retry_budget_holds_for_the_fleet(server: ScriptedServer, store_url: s
     attempts = fleet.run_fleet(fleet.budgeted_calls, WORKERS, server.url("/down"), store_url)
     assert sum(sum(worker) for worker in attempts) == WORKERS * 3 + 4
     assert len(server.requests_to("/down")) == WORKERS * 3 + 4
+
+
+def test_a_cold_cache_key_is_fetched_once_for_the_fleet(
+    server: ScriptedServer, store_url: str
+) -> None:
+    server.script("/cold", Reply(body=b"fetched once", headers=[MAX_AGE], delay=0.5))
+    answers = fleet.run_fleet(fleet.cached_get, WORKERS, server.url("/cold"), store_url)
+    assert [text for _, text in answers] == ["fetched once"] * WORKERS
+    assert sorted(from_cache for from_cache, _ in answers) == [False] + [True] * (WORKERS - 1)
+    assert len(server.requests_to("/cold")) == 1

@@ -139,7 +139,7 @@ def test_config_file_keys() -> None:
             "hosts": {"https://api.example.com": {"rate_limit": "600/min", "cache": False}},
         }
     )
-    assert isinstance(s.defaults.cache, httpkit.MemoryCache)
+    assert isinstance(s.get_adapter("https://x.test/").settings.cache, httpkit.MemoryCache)  # type: ignore[attr-defined]
     policy = s.policy_for("https://api.example.com/x")
     assert (policy.cache, str(policy.rate_limit)) == (None, "600/min")
     with pytest.raises(httpkit.ConfigError, match=r"\[session\]: rate_limit"):
