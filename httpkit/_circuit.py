@@ -17,12 +17,11 @@ A healthy origin costs one read of three keys per attempt, and no write.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 from httpkit._exceptions import CircuitOpen, ConfigError
 from httpkit._http import origin_of
-from httpkit._record import Record
+from httpkit._record import Record, from_setting
 from httpkit._redact import strip_query
 from httpkit.stores._base import number
 
@@ -101,26 +100,13 @@ class CircuitBreaker(Record):
         Raises:
             ConfigError: naming the setting and the bad value.
         """
-        if value is None or value is False:
-            return None
-        if value is True:
-            return cls()
-        if isinstance(value, CircuitBreaker):
-            return value
-        if isinstance(value, Mapping):
-            unknown = set(value) - {"failures", "reset_after", "statuses"}
-            if unknown:
-                raise ConfigError(
-                    f"{where}: unknown key {sorted(unknown)[0]!r}; "
-                    "known keys: failures, reset_after, statuses"
-                )
-            try:
-                return cls(**value)
-            except ConfigError as exc:
-                raise ConfigError(f"{where}: {exc}") from None
-        raise ConfigError(
-            f"{where}: expected True, an httpkit.CircuitBreaker or a table such as "
-            f"{{failures = 5, reset_after = 30}}, got {value!r}"
+        return from_setting(
+            cls,
+            value,
+            where,
+            keys=("failures", "reset_after", "statuses"),
+            expected="True, an httpkit.CircuitBreaker or a table such as "
+            "{failures = 5, reset_after = 30}",
         )
 
 

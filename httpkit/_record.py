@@ -25,7 +25,7 @@ AttributeError: Point is immutable: use replace(x=...) for a changed copy
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from operator import attrgetter
 from typing import Any, ClassVar, TypeVar
 
@@ -108,3 +108,42 @@ class Record:
 
 def _rebuild(cls: type[_R], values: dict[str, Any]) -> _R:
     return cls(**values)
+
+
+_T = TypeVar("_T")
+
+
+def from_setting(
+    kind: type[_T], value: Any, where: str, *, keys: tuple[str, ...], expected: str
+) -> _T | None:
+    """A feature's setting as its value object: ``None``/``False`` (off), ``True`` (the
+    defaults), an instance, or a mapping of its keyword arguments (a config file's table).
+
+    ``where`` starts every error message; ``expected`` says what would be accepted.
+
+    >>> from httpkit._retry import RetryBudget
+    >>> from_setting(RetryBudget, {"ratio": 0.1}, "retry", keys=("ratio",), expected="...")
+    RetryBudget(ratio=0.1, minimum=10, window=10.0)
+
+    Raises:
+        ConfigError: an unknown key, a bad value, or a value of another kind.
+    """
+    from httpkit._exceptions import ConfigError
+
+    if value is None or value is False:
+        return None
+    if value is True:
+        return kind()
+    if isinstance(value, kind):
+        return value
+    if isinstance(value, Mapping):
+        unknown = set(value) - set(keys)
+        if unknown:
+            raise ConfigError(
+                f"{where}: unknown key {sorted(unknown)[0]!r}; known keys: {', '.join(keys)}"
+            )
+        try:
+            return kind(**value)
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
+    raise ConfigError(f"{where}: expected {expected}, got {value!r}")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
 from urllib3.util.retry import RequestHistory, Retry
@@ -11,7 +11,7 @@ from urllib3.util.retry import RequestHistory, Retry
 from httpkit import _clock
 from httpkit._exceptions import ConfigError
 from httpkit._http import is_token, origin_of
-from httpkit._record import Record
+from httpkit._record import Record, from_setting
 
 if TYPE_CHECKING:
     from httpkit.stores import Store
@@ -106,25 +106,14 @@ class RetryBudget(Record):
         Raises:
             ConfigError: for anything else.
         """
-        if value is None or value is False:
-            return None
-        if value is True:
-            return cls()
-        if isinstance(value, RetryBudget):
-            return value
         if isinstance(value, int | float) and not isinstance(value, bool):
             return cls(ratio=value)
-        if isinstance(value, Mapping):
-            unknown = set(value) - {"ratio", "minimum", "window"}
-            if unknown:
-                raise ConfigError(
-                    f"RetryPolicy.budget: unknown key {sorted(unknown)[0]!r}; "
-                    "known keys: minimum, ratio, window"
-                )
-            return cls(**value)
-        raise ConfigError(
-            "RetryPolicy.budget must be a share of requests (0.2), True, an "
-            f"httpkit.RetryBudget or None, got {value!r}"
+        return from_setting(
+            cls,
+            value,
+            "RetryPolicy.budget",
+            keys=("ratio", "minimum", "window"),
+            expected="a share of requests (0.2), True, an httpkit.RetryBudget or None",
         )
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import socket
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, NamedTuple, TypeAlias
 
@@ -30,6 +30,7 @@ from urllib3.util.connection import allowed_gai_family
 
 from httpkit._exceptions import BlockedAddress, ConfigError
 from httpkit._http import normalize_host
+from httpkit._record import from_setting
 
 if TYPE_CHECKING:
     pass
@@ -438,23 +439,11 @@ def blocked(
 def check_ssrf(where: str, value: Any) -> SSRFPolicy | None:
     """Validate an ``ssrf=`` setting: a policy, ``True`` (the defaults), ``False``/``None``
     (none), or a mapping of ``allow``/``deny``/``ports`` (config files)."""
-    if value is None or value is False:
-        return None
-    if value is True:
-        return SSRFPolicy()
-    if isinstance(value, SSRFPolicy):
-        return value
-    if isinstance(value, Mapping):
-        unknown = set(value) - {"allow", "deny", "ports"}
-        if unknown:
-            raise ConfigError(
-                f"{where}: ssrf: unknown key {sorted(unknown)[0]!r}; known keys: allow, deny, "
-                "ports (a resolver can be given in code only)"
-            )
-        try:
-            return SSRFPolicy(**value)
-        except ConfigError as exc:
-            raise ConfigError(f"{where}: ssrf: {exc}") from None
-    raise ConfigError(
-        f"{where}: ssrf: expected an httpkit.SSRFPolicy, True, False or None, got {value!r}"
+    return from_setting(
+        SSRFPolicy,
+        value,
+        f"{where}: ssrf",
+        keys=("allow", "deny", "ports"),
+        expected="an httpkit.SSRFPolicy, True, False or None (a resolver can be given in "
+        "code only)",
     )

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     import sqlite3
 
     from httpkit.stores import Store
+    from httpkit.stores._sqlite import Connections
 
 
 @dataclass(frozen=True, slots=True)
@@ -385,7 +386,7 @@ class SQLiteCache:
         self.max_entry_bytes = max_bytes if max_bytes is not None else 2**31
         self.credentials = bool(credentials)
         self.busy_timeout = float(busy_timeout)
-        self._local = threading.local()
+        self._connections: Connections | None = None
         self._writes = 0
 
     def __repr__(self) -> str:
@@ -419,16 +420,12 @@ class SQLiteCache:
         self.__init__(path, **state)  # type: ignore[misc]  # connections are per process
 
     def _connection(self) -> sqlite3.Connection:
-        local = self._local
-        connection: sqlite3.Connection | None = getattr(local, "connection", None)
-        if connection is not None and getattr(local, "pid", None) == os.getpid():
-            return connection
-        from httpkit.stores._sqlite import connect  # on first use, with sqlite3
+        connections = self._connections
+        if connections is None:
+            from httpkit.stores._sqlite import Connections  # on first use, with sqlite3
 
-        connection = connect(self.path, self.busy_timeout, _SCHEMA)
-        local.connection = connection
-        local.pid = os.getpid()
-        return connection
+            connections = self._connections = Connections(self.path, self.busy_timeout, _SCHEMA)
+        return connections.get()
 
     def get(self, key: str) -> Entry | None:
         row = (
@@ -492,10 +489,8 @@ class SQLiteCache:
 
     def close(self) -> None:
         """Close this thread's connection (others close when their thread ends)."""
-        connection = getattr(self._local, "connection", None)
-        if connection is not None:
-            connection.close()
-            self._local.connection = None
+        if self._connections is not None:
+            self._connections.close()
 
 
 class SessionCache:

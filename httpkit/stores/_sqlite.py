@@ -59,6 +59,39 @@ def connect(path: str, busy_timeout: float, schema: str) -> sqlite3.Connection:
     return connection
 
 
+class Connections:
+    """One connection to an SQLite file per thread, and per process after a fork.
+
+    >>> import tempfile, os
+    >>> connections = Connections(os.path.join(tempfile.mkdtemp(), "x.db"), 1.0, "SELECT 1")
+    >>> connections.get() is connections.get()
+    True
+    """
+
+    def __init__(self, path: str, busy_timeout: float, schema: str) -> None:
+        self.path = path
+        self.busy_timeout = busy_timeout
+        self.schema = schema
+        self._local = threading.local()
+
+    def get(self) -> sqlite3.Connection:
+        local = self._local
+        connection: sqlite3.Connection | None = getattr(local, "connection", None)
+        if connection is not None and getattr(local, "pid", None) == os.getpid():
+            return connection
+        connection = connect(self.path, self.busy_timeout, self.schema)
+        local.connection = connection
+        local.pid = os.getpid()
+        return connection
+
+    def close(self) -> None:
+        """Close this thread's connection (others close when their thread ends)."""
+        connection = getattr(self._local, "connection", None)
+        if connection is not None:
+            connection.close()
+            self._local.connection = None
+
+
 class SQLiteStore(SharedStore):
     """State shared by the processes of one machine, kept in an SQLite file.
 
@@ -93,7 +126,8 @@ class SQLiteStore(SharedStore):
             raise ConfigError(f"SQLiteStore: busy_timeout must be seconds, got {busy_timeout!r}")
         self.path = os.fspath(path)
         self.busy_timeout = float(busy_timeout)
-        self._local = threading.local()
+        self._connections = Connections(self.path, self.busy_timeout, _SCHEMA)
+        self._writes = 0
         super().__init__(reconnect_after=reconnect_after)
 
     def __repr__(self) -> str:
@@ -118,19 +152,8 @@ class SQLiteStore(SharedStore):
         path = state.pop("path")
         self.__init__(path, **state)  # type: ignore[misc]  # connections are per process
 
-    def _connection(self) -> sqlite3.Connection:
-        local = self._local
-        connection: sqlite3.Connection | None = getattr(local, "connection", None)
-        if connection is not None and getattr(local, "pid", None) == os.getpid():
-            return connection
-        connection = connect(self.path, self.busy_timeout, _SCHEMA)
-        local.connection = connection
-        local.pid = os.getpid()
-        local.writes = 0
-        return connection
-
     def _transaction(self, body: Callable[[sqlite3.Connection, float], T]) -> T:
-        connection = self._connection()
+        connection = self._connections.get()
         connection.execute("BEGIN IMMEDIATE")
         try:
             result = body(connection, _clock.wall())
@@ -145,9 +168,8 @@ class SQLiteStore(SharedStore):
         self, connection: sqlite3.Connection, key: str, value: bytes, ttl: float | None, now: float
     ) -> None:
         connection.execute(_PUT, (key, value, None if ttl is None else now + ttl))
-        local = self._local
-        local.writes += 1
-        if local.writes % _SWEEP_EVERY == 0:
+        self._writes += 1  # shared by threads: a lost increment only delays a sweep
+        if self._writes % _SWEEP_EVERY == 0:
             connection.execute("DELETE FROM httpkit_store WHERE expires <= ?", (now,))
 
     @staticmethod
@@ -156,7 +178,7 @@ class SQLiteStore(SharedStore):
         return None if row is None else bytes(row[0])
 
     def _get_many(self, keys: Sequence[str]) -> list[bytes | None]:
-        connection = self._connection()
+        connection = self._connections.get()
         now = _clock.wall()
         return [self._live(connection, key, now) for key in keys]
 
@@ -187,7 +209,7 @@ class SQLiteStore(SharedStore):
         return self._transaction(body)
 
     def _delete(self, *keys: str) -> None:
-        self._connection().executemany(
+        self._connections.get().executemany(
             "DELETE FROM httpkit_store WHERE key = ?", [(key,) for key in keys]
         )
 
@@ -212,7 +234,4 @@ class SQLiteStore(SharedStore):
 
     def close(self) -> None:
         """Close this thread's connection (others close when their thread ends)."""
-        connection = getattr(self._local, "connection", None)
-        if connection is not None:
-            connection.close()
-            self._local.connection = None
+        self._connections.close()

@@ -79,7 +79,7 @@ def test_the_budget_in_a_config_file(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("value", "message"),
     [
-        ("lots", "must be a share of requests"),
+        ("lots", "expected a share of requests"),
         ({"ratios": 1}, "unknown key 'ratios'"),
         ({"window": 0}, "window must be > 0"),
         (-0.5, "budget.ratio must be >= 0"),
