@@ -32,6 +32,7 @@ from httpkit._session import Session
 from httpkit._timeouts import Timeouts
 from httpkit._tls import InsecureRequestWarning
 from httpkit._transport.adapter import HostAdapter
+from httpkit._transport.connection import PoolStats
 from httpkit._version import __version__
 from httpkit.auth import BasicAuth, OriginBoundAuth
 
@@ -62,6 +63,7 @@ __all__ = [
     "MemoryStore",
     "MiddlewareError",
     "OriginBoundAuth",
+    "PoolStats",
     "RateLimit",
     "RedisStore",
     "RetryAfterTooLong",

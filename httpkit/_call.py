@@ -10,7 +10,8 @@ A *call* is what one ``request()``, verb method or ``send()`` asks for: one or m
 * ``clock``: the deadline (:class:`~httpkit._deadline.Deadline`), or ``None``;
 * ``hops`` and ``redirect_limit``;
 * ``hop``: the settings resolved for the hop being sent (:class:`~httpkit._policy.Hop`);
-* ``attempt``: the number of the attempt in progress (0 between attempts).
+* ``attempt``: the number of the attempt in progress (0 between attempts);
+* ``watch``: its span and the timeline being recorded (:mod:`httpkit._telemetry`), if any.
 
 httpkit passes the call as an argument wherever it owns the signature. requests and urllib3
 call back with signatures of their own (``Session.send`` from the redirect loop,
@@ -29,6 +30,7 @@ from typing import Any, Final, ParamSpec, TypeVar
 
 from httpkit._deadline import WATCHDOG, Deadline
 from httpkit._policy import CallArgs, Hop
+from httpkit._telemetry import Both, Timeline, Watch, instrumentation
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -48,7 +50,9 @@ class Call:
         "next_hop",
         "prepared_for",
         "redirect_limit",
+        "sent",
         "sent_bodies",
+        "watch",
     )
 
     def __init__(self, args: CallArgs) -> None:
@@ -68,6 +72,10 @@ class Call:
         self.sent_bodies: set[int] | None = None
         #: ``(url, adapter)`` that ``prepare_request`` looked up for the first hop.
         self.prepared_for: tuple[str, Any] | None = None
+        #: Attempts sent so far, over every hop (the next one's ``resend_count``).
+        self.sent = 0
+        #: The call's span and/or the timeline being recorded (``_telemetry``), if any.
+        self.watch: Watch | None = None
 
     def remaining(self) -> float | None:
         """Seconds left of the deadline; ``None`` without one."""
@@ -169,3 +177,35 @@ class calling:  # a class used as a function: ``with calling(call, seconds):``
         if self.call.clock is not None:
             WATCHDOG.finish(self.call.clock)
         _CURRENT.reset(self.token)
+
+
+#: The timeline ``httpkit request -v`` records, in the context that records it.
+_TIMELINE: ContextVar[Timeline | None] = ContextVar("httpkit_timeline", default=None)
+
+
+class recording:  # a class used as a function: ``with recording() as timeline:``
+    """Record the attempts and waits of every call made in the block (this context)."""
+
+    __slots__ = ("timeline", "token")
+
+    def __enter__(self) -> Timeline:
+        self.timeline = Timeline()
+        self.token = _TIMELINE.set(self.timeline)
+        return self.timeline
+
+    def __exit__(self, *exc_info: object) -> None:
+        _TIMELINE.reset(self.token)
+
+
+def watch_call(telemetry: bool, method: str, url: str) -> Watch | None:
+    """What watches a call beginning now: its span (with ``telemetry`` and the API
+    installed), the timeline being recorded, both, or nothing (the common case)."""
+    span: Watch | None = None
+    if telemetry:
+        found = instrumentation()
+        if found is not None:
+            span = found.begin_call(method, url)
+    timeline = _TIMELINE.get()
+    if timeline is None:
+        return span
+    return timeline if span is None else Both(span, timeline)

@@ -234,8 +234,8 @@ class HostState:
         self.store = store
         self.key = key
 
-    def acquire(self, request: Any, clock: Deadline | None) -> None:
-        """Wait for this origin's next slot; raise if that would pass the call's deadline.
+    def acquire(self, request: Any, clock: Deadline | None) -> float:
+        """Wait for this origin's next slot; return how long that was, in seconds.
 
         Raises:
             DeadlineExceeded: the wait would end after the call's deadline (no slot is
@@ -247,6 +247,7 @@ class HostState:
             if clock is not None and max_wait is not None and wait >= max_wait:
                 clock.check_wait(wait, request, "for the rate limit")
             _clock.sleep(wait)
+        return wait
 
     def pause(self, seconds: float) -> None:
         """Start no request to this origin for ``seconds`` (the longest pause asked wins)."""

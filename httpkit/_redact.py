@@ -66,24 +66,30 @@ SECRET_PARAMETER: Final = re.compile(
 )
 
 
-def redact_url(url: str) -> str:
-    """``url`` without the password of its user info or the values of secret parameters.
+def redact_url(url: str, placeholder: str = REDACTED, *, user: bool = False) -> str:
+    """``url`` without the password of its user info or the values of secret parameters
+    (``user``: without the user name either), each replaced by ``placeholder``.
 
     >>> redact_url("https://bob:pw@example.com/x?api_key=k&page=2&sig=abc")
     'https://bob:<redacted>@example.com/x?api_key=<redacted>&page=2&sig=<redacted>'
     >>> redact_url("https://example.com/plain?page=2")
     'https://example.com/plain?page=2'
+    >>> redact_url("https://bob@example.com/", "REDACTED", user=True)
+    'https://REDACTED:REDACTED@example.com/'
     """
     try:
         parts = urlsplit(url)
-        if parts.password is None and not parts.query:
+        if parts.password is None and not parts.query and not (user and "@" in parts.netloc):
             return url
         netloc = parts.netloc
-        if parts.password is not None:
+        if user and "@" in netloc:
+            netloc = f"{placeholder}:{placeholder}@{netloc.rpartition('@')[2]}"
+        elif parts.password is not None:
             userinfo, _, hostport = netloc.rpartition("@")
-            netloc = f"{userinfo.partition(':')[0]}:{REDACTED}@{hostport}"
+            netloc = f"{userinfo.partition(':')[0]}:{placeholder}@{hostport}"
         query = "&".join(
-            f"{quote(k, safe='')}={REDACTED if SECRET_PARAMETER.search(k) else quote(v, safe='')}"
+            f"{quote(k, safe='')}="
+            f"{placeholder if SECRET_PARAMETER.search(k) else quote(v, safe='')}"
             for k, v in parse_qsl(parts.query, keep_blank_values=True)
         )
         return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))

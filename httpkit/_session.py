@@ -71,9 +71,11 @@ from httpkit._redirects import (
     strip_credentials,
 )
 from httpkit._retry import DEFAULT_RETRY, RetryArg, body_replayable
+from httpkit._telemetry import instrumentation
 from httpkit._timeouts import DEFAULT_TIMEOUTS, UNSET, TimeoutArg, _Unset
 from httpkit._transport import errors
 from httpkit._transport.adapter import HostAdapter, check_header_values, finish
+from httpkit._transport.connection import PoolStats
 from httpkit._version import __version__
 from httpkit.auth import BasicAuth
 
@@ -182,8 +184,17 @@ def _sets_cookies(raw: Any) -> bool:
 _SEND_OVERRIDDEN: dict[type, bool] = {}
 
 
+#: requests' own ``Session.send``, as imported: an instrumentation that wraps it (such as
+#: OpenTelemetry's) replaces the class attribute.
+_REQUESTS_SEND: Final = requests.Session.send
+
+
 def _send_overridden_below(cls: type) -> bool:
-    """Whether a class between :class:`Session` and ``requests.Session`` overrides ``send``."""
+    """Whether ``send`` is someone else's below :class:`Session`: a class between it and
+    ``requests.Session`` overrides it (a mixin), or ``requests.Session.send`` was wrapped
+    (an instrumentation, a recorder). Either is then called for every hop."""
+    if requests.Session.send is not _REQUESTS_SEND:
+        return True
     found = _SEND_OVERRIDDEN.get(cls)
     if found is None:
         below = cls.__mro__[cls.__mro__.index(Session) + 1 :]
@@ -284,6 +295,9 @@ class Session(requests.Session):
             after 5 consecutive failures, one trial after 30 s), kept in the store; an
             open circuit raises :class:`CircuitOpen` without sending. Off by default.
             See ``docs/fleet.md``.
+        telemetry: report spans and metrics through OpenTelemetry when
+            ``opentelemetry-api`` is installed (``pip install "httpkit[otel]"``); ``False``
+            turns httpkit's own instrumentation off. See ``docs/observability.md``.
 
     >>> with Session(timeout=5, retry=2, user_agent="myapp/1.4") as s:
     ...     s.headers["User-Agent"].startswith("myapp/1.4 httpkit/")
@@ -301,6 +315,7 @@ class Session(requests.Session):
         "cross_origin_body",
         "_header_binding",
         "_shared",
+        "telemetry",
     ]
 
     defaults: HostConfig
@@ -309,6 +324,7 @@ class Session(requests.Session):
     raise_for_status: bool
     sensitive_headers: frozenset[str]
     cross_origin_body: bool
+    telemetry: bool
 
     def __init__(
         self,
@@ -331,8 +347,10 @@ class Session(requests.Session):
         rate_limit: Any = None,
         store: Any = None,
         circuit: Any = None,
+        telemetry: bool = True,
     ) -> None:
         super().__init__()
+        self.telemetry = bool(telemetry)
         self._table: MountTable | None = None
         self.cross_origin_body = bool(cross_origin_body)
         tls = {"trust": trust, "min_tls": min_tls}
@@ -489,6 +507,24 @@ class Session(requests.Session):
         adapter = self._host_adapter(url)
         return adapter.policy if adapter is not None else _EMPTY_POLICY
 
+    def pool_stats(self) -> list[PoolStats]:
+        """The connections of each origin and TLS configuration, over every host policy.
+
+        Each :class:`~httpkit.PoolStats` gives the connections open, idle and in use now,
+        and those created, reused and discarded since the session started.
+
+        >>> Session().pool_stats()
+        []
+        """
+        totals: dict[tuple[str, str | None], list[int]] = {}
+        adapters = {id(a): a for a in self.adapters.values() if isinstance(a, HostAdapter)}
+        for adapter in adapters.values():
+            for row in adapter.pool_stats():
+                counts = totals.setdefault((row.origin, row.tls), [0] * 6)
+                for i, value in enumerate(row[2:]):
+                    counts[i] += value
+        return [PoolStats(*key, *counts) for key, counts in sorted(totals.items(), key=str)]
+
     def _host_adapter(self, url: str) -> HostAdapter | None:
         """The httpkit adapter serving ``url``; ``None`` for a user's own adapter or none."""
         adapter = self._mounted(url)
@@ -620,6 +656,10 @@ class Session(requests.Session):
         if response is None:
             return None
         response.elapsed = timedelta(seconds=_clock.monotonic() - started)
+        if self.telemetry:
+            found = instrumentation()
+            if found is not None:
+                found.cached_call(method, prepared_url, started, response)
         if self.raise_for_status:
             response.raise_for_status()
         return response
@@ -1002,11 +1042,20 @@ class Session(requests.Session):
         hop = call.hop
         assert hop is not None
         call.redirect_limit = hop.settings.retry.redirects if hop.settings else None
-        with _call.calling(call, call_deadline(call.args, hop.settings)):
-            try:
-                response = finish(call, request, self._send_hop(request, first))
-            except Exception as exc:
-                errors.fail(exc, request, call)
+        method, url = request.method or "GET", request.url or ""
+        watch = call.watch = _call.watch_call(self.telemetry, method, url)
+        try:
+            with _call.calling(call, call_deadline(call.args, hop.settings)):
+                try:
+                    response = finish(call, request, self._send_hop(request, first))
+                except Exception as exc:
+                    errors.fail(exc, request, call)
+        except BaseException as error:
+            if watch is not None:
+                watch.end(None, error)
+            raise
+        if watch is not None:
+            watch.end(response, None)
         if self.raise_for_status:
             response.raise_for_status()
         return response

@@ -378,8 +378,26 @@ def test_verbose_option_shows_retries(
     server: ScriptedServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
     server.script("/r", Reply(503), Reply(200, b"ok"))
-    assert main(["get", server.url("/r"), "-v", "--retries", "1"]) == 0
-    assert "* 2 attempts (retried after: 503), " in capsys.readouterr().err
+    assert main(["get", server.url("/r?token=s3cret"), "-v", "--retries", "1"]) == 0
+    err = capsys.readouterr().err
+    assert "* 2 attempts (retried after: 503), " in err
+    timeline = [line for line in err.splitlines() if line.startswith(("* attempt", "* waited"))]
+    target = server.url("/r?token=<redacted>")
+    assert [line.rsplit(" in ", 1)[0] for line in timeline] == [
+        f"* attempt 1 {target}: 503",
+        "* waited 0.00 s (backoff)",
+        f"* attempt 2 {target}: 200",
+    ]
+    assert "s3cret" not in err
+
+
+def test_verbose_option_shows_the_attempts_of_a_failed_call(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["get", "http://127.0.0.1:9/", "-v", "--retries", "1"]) == 6
+    err = capsys.readouterr().err
+    assert "* attempt 1 http://127.0.0.1:9/: ConnectionError in " in err
+    assert "* attempt 2 http://127.0.0.1:9/: ConnectionError in " in err
 
 
 def test_head_alias_prints_no_body(

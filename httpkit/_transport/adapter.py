@@ -61,6 +61,8 @@ from httpkit._transport.connection import (
     FIXED_POOLS,
     GROWING_POOLS,
     DeadlineTimeout,
+    PoolStats,
+    pool_stats,
     prepare_pool,
 )
 
@@ -68,6 +70,7 @@ if TYPE_CHECKING:
     from requests import PreparedRequest
 
     from httpkit._ssrf import SSRFPolicy
+    from httpkit._telemetry import Watch
     from httpkit.cache import CacheMiddleware
 
 #: What urllib3 is given while httpkit's loop makes an attempt: exactly one try, every
@@ -303,6 +306,17 @@ class HostAdapter(HTTPAdapter):
         self._tls = AdapterTLS()
         _fork.register(self)
 
+    def pool_stats(self) -> list[PoolStats]:
+        """The statistics of this adapter's pools, direct and through proxies."""
+        found = []
+        for manager in (self.poolmanager, *self.proxy_manager.values()):
+            pools = manager.pools
+            for key in pools.keys():  # noqa: SIM118  # a RecentlyUsedContainer: no __iter__
+                stats = pool_stats(pools.get(key))
+                if stats is not None:
+                    found.append(stats)
+        return found
+
     def _after_fork(self) -> None:
         """In a forked child: new, empty pools, so that no connection serves two processes.
 
@@ -449,15 +463,20 @@ class HostAdapter(HTTPAdapter):
         resent = body is not None and not isinstance(body, bytes | str) and _sent_before(call, body)
         if resent and not replayable:  # a middleware sends it a second time
             raise _unreplayable(method, url, request)
+        watch = call.watch
         attempts = 0
         while True:
             ticket = circuit.before(request) if circuit is not None else None
             if bucket is not None:
-                bucket.acquire(request, clock)
+                held = bucket.acquire(request, clock)
+                if held and watch is not None:
+                    watch.wait(held, "rate limit", url)
             if (attempts or resent) and isinstance(getattr(request, "_body_position", None), int):
                 rewind_body(request)  # a file body: each attempt sends it from its start
             attempts += 1
             call.attempt = attempts
+            noted = watch.begin_attempt(request, call.sent) if watch is not None else None
+            call.sent += 1
             try:
                 response = HTTPAdapter.send(
                     self,
@@ -469,6 +488,8 @@ class HostAdapter(HTTPAdapter):
                     proxies=proxies,
                 )
             except requests.RequestException as exc:
+                if watch is not None:
+                    watch.end_attempt(noted, None, exc)
                 if circuit is not None and ticket is not None:
                     circuit.after(ticket, errors.is_outage(exc))
                 error = errors.cause(exc)
@@ -482,10 +503,16 @@ class HostAdapter(HTTPAdapter):
                     errors.fail(exc, request, call, attempts)
                 if not replayable and not retry._is_connection_error(error):
                     raise _unreplayable(method, url, request) from None
-                _wait(retry.get_backoff_time(), clock, request)
+                _wait(retry.get_backoff_time(), clock, request, watch, "backoff", url)
                 continue
+            except BaseException as exc:
+                if watch is not None:
+                    watch.end_attempt(noted, None, exc)
+                raise
             finally:
                 call.attempt = 0
+            if watch is not None:
+                watch.end_attempt(noted, response, None)
             if hop.stream and isinstance(timeout, DeadlineTimeout):
                 _restore_read_timeout(response, timeout.configured[1])
             if bucket is not None:
@@ -527,7 +554,8 @@ class HostAdapter(HTTPAdapter):
                 if wait and bucket is not None:
                     bucket.pause(wait)  # the session's other threads wait for it too
                 discard_body(response)
-                _wait(wait or following.get_backoff_time(), clock, request)
+                reason = "retry-after" if wait else "backoff"
+                _wait(wait or following.get_backoff_time(), clock, request, watch, reason, url)
                 retry = following
                 continue
             if not hop.stream and not response.is_redirect and _retried(rules.methods, method):
@@ -551,7 +579,7 @@ class HostAdapter(HTTPAdapter):
                         errors.fail(exc, request, call, attempts)
                     if not replayable:
                         raise _unreplayable(method, url, request) from None
-                    _wait(retry.get_backoff_time(), clock, request)
+                    _wait(retry.get_backoff_time(), clock, request, watch, "backoff", url)
                     continue
             return _with_history(response, retry)
 
@@ -640,8 +668,19 @@ def _within(value: float | None, total: float | None) -> float | None:
     return total if value is None else value if total is None else min(value, total)
 
 
-def _wait(seconds: float, clock: Deadline | None, request: PreparedRequest) -> None:
-    """Sleep before the next attempt; raise at once if that would pass the deadline."""
+def _wait(
+    seconds: float,
+    clock: Deadline | None,
+    request: PreparedRequest,
+    watch: Watch | None = None,
+    reason: str = "backoff",
+    url: str = "",
+) -> None:
+    """Sleep before the next attempt (a retry); raise at once if that would pass the
+    deadline. ``watch`` hears of the retry and the wait first."""
+    if watch is not None:
+        watch.retried(url)
+        watch.wait(seconds, reason, url)
     if clock is not None:
         clock.check_wait(seconds, request, "before the next attempt")
     if seconds > 0:

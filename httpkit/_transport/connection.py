@@ -28,7 +28,8 @@ import contextlib
 import queue
 import socket
 import ssl
-from typing import TYPE_CHECKING, Any, Final
+import threading
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from urllib3 import connection as _connection
 from urllib3 import connectionpool as _connectionpool
@@ -168,8 +169,17 @@ class HTTPConnection(_connection.HTTPConnection):
     _httpkit_ssrf: SSRFPolicy | None = None
     #: The deadline of the call using this connection now (see ``Deadline.watch``).
     _httpkit_clock: Any = None
+    #: The counters of the pool this connection belongs to (``pool_stats()``).
+    _httpkit_counters: PoolCounters | None = None
 
     def _new_conn(self) -> socket.socket:
+        sock = self._vetted_conn()
+        counters = self._httpkit_counters
+        if counters is not None:
+            counters.opened()
+        return sock
+
+    def _vetted_conn(self) -> socket.socket:
         policy = _hop_ssrf()
         self._httpkit_ssrf = policy
         if policy is None or self.proxy is not None:
@@ -291,18 +301,119 @@ def _fresh_for_policy(conn: Any) -> Any:
     return conn
 
 
-class HTTPConnectionPool(_connectionpool.HTTPConnectionPool):
+class PoolCounters:
+    """What one pool did since it was made: TCP connections opened, requests sent over a
+    connection that was already open, connections lent out now (``Session.pool_stats``)."""
+
+    __slots__ = ("_lock", "created", "in_use", "reused")
+
+    def __init__(self) -> None:
+        self.created = 0
+        self.reused = 0
+        self.in_use = 0
+        self._lock = threading.Lock()
+
+    def opened(self) -> None:
+        with self._lock:
+            self.created += 1
+
+    def lent(self, open_already: bool) -> None:
+        with self._lock:
+            self.in_use += 1
+            if open_already:
+                self.reused += 1
+
+    def returned(self) -> None:
+        with self._lock:
+            self.in_use -= 1
+
+
+class PoolStats(NamedTuple):
+    """The connections of one origin under one TLS configuration (``Session.pool_stats``).
+
+    Attributes:
+        origin: ``scheme://host:port``.
+        tls: the TLS configuration (``None`` for plain HTTP): verification, CAs, lowest
+            version, and whether a client certificate or pins are set.
+        open: connections open now, idle or in use.
+        idle: open connections waiting in the pool for the next request.
+        in_use: connections lent to a request now.
+        created: TCP connections opened since the session started.
+        reused: requests sent over a connection that was already open.
+        discarded: connections closed since the start (by either side, broken, or not
+            kept because the pool was full): ``created - open``.
+    """
+
+    origin: str
+    tls: str | None
+    open: int
+    idle: int
+    in_use: int
+    created: int
+    reused: int
+    discarded: int
+
+
+def pool_stats(pool: Any) -> PoolStats | None:
+    """The statistics of one of httpkit's pools; ``None`` for a pool of another kind."""
+    counters: PoolCounters | None = getattr(pool, "__dict__", {}).get("counters")
+    if not isinstance(pool, _CountedPool):
+        return None
+    if counters is None:
+        counters = pool._counters()
+    queued = list(pool.pool.queue) if pool.pool is not None else []  # type: ignore[attr-defined]
+    idle = sum(1 for conn in queued if conn is not None and conn.sock is not None)
+    in_use = max(counters.in_use, 0)
+    created = counters.created
+    config = config_of(pool.conn_kw.get("ssl_context"))  # type: ignore[attr-defined]
+    tls = None
+    if pool.scheme == "https":  # type: ignore[attr-defined]
+        tls = "verify off" if config is None or not config.verify else f"verify {config.ca}"
+        if config is not None:
+            tls += f", TLS {config.min_tls}+"
+            tls += ", client certificate" if config.cert_file else ""
+            tls += ", pinned" if config.pins else ""
+    host = pool.host  # type: ignore[attr-defined]
+    host = f"[{host}]" if ":" in host else host
+    origin = f"{pool.scheme}://{host}:{pool.port}"  # type: ignore[attr-defined]
+    open_now = min(idle + in_use, created) if created else idle + in_use
+    return PoolStats(
+        origin, tls, open_now, idle, in_use, created, counters.reused, created - open_now
+    )
+
+
+class _CountedPool:
+    """The counting and the SSRF check of httpkit's pools (``_get_conn``, ``_put_conn``)."""
+
+    counters: PoolCounters
+
+    def _new_conn(self) -> Any:
+        conn = super()._new_conn()  # type: ignore[misc]
+        conn._httpkit_counters = self._counters()
+        return conn
+
+    def _counters(self) -> PoolCounters:
+        counters: PoolCounters | None = self.__dict__.get("counters")
+        if counters is None:
+            counters = self.counters = PoolCounters()
+        return counters
+
+    def _get_conn(self, timeout: float | None = None) -> Any:
+        conn = _fresh_for_policy(super()._get_conn(timeout))  # type: ignore[misc]
+        self._counters().lent(getattr(conn, "sock", None) is not None)
+        return conn
+
+    def _put_conn(self, conn: Any) -> None:
+        self._counters().returned()
+        super()._put_conn(conn)  # type: ignore[misc]
+
+
+class HTTPConnectionPool(_CountedPool, _connectionpool.HTTPConnectionPool):
     ConnectionCls = HTTPConnection
 
-    def _get_conn(self, timeout: float | None = None) -> Any:
-        return _fresh_for_policy(super()._get_conn(timeout))
 
-
-class HTTPSConnectionPool(_connectionpool.HTTPSConnectionPool):
+class HTTPSConnectionPool(_CountedPool, _connectionpool.HTTPSConnectionPool):
     ConnectionCls = HTTPSConnection
-
-    def _get_conn(self, timeout: float | None = None) -> Any:
-        return _fresh_for_policy(super()._get_conn(timeout))
 
     def _validate_conn(self, conn: Any) -> None:
         # httpkit warned once per host about verify=False; urllib3 would warn per request.

@@ -25,10 +25,12 @@ import urllib3.exceptions
 from requests.auth import AuthBase
 
 import httpkit
+from httpkit._call import recording
 from httpkit._exceptions import ConfigError
 from httpkit._http import has_forbidden_field_char, is_token, origin_of, parse_decimal
 from httpkit._redact import REDACTED, SECRET_PARAMETER, redact_url, sensitive_names
 from httpkit._redirects import auth_header_names
+from httpkit._telemetry import Attempt, Timeline
 from httpkit._transport.adapter import bounded_body
 
 if TYPE_CHECKING:
@@ -342,8 +344,24 @@ def _version(response: requests.Response) -> str:
     return {10: "HTTP/1.0", 11: "HTTP/1.1", 20: "HTTP/2"}.get(version, "HTTP/1.1")
 
 
+def _show_timeline(err: TextIO, timeline: Timeline) -> None:
+    """Each attempt and wait of the call: ``* attempt 2 http://host/r: 503 in 12 ms``."""
+    for entry in timeline.entries:
+        if isinstance(entry, Attempt):
+            err.write(
+                f"* attempt {entry.number} {entry.url}: {entry.outcome} "
+                f"in {entry.seconds * 1000:.0f} ms\n"
+            )
+        else:
+            err.write(f"* waited {entry.seconds:.2f} s ({entry.reason})\n")
+
+
 def _show_exchange(
-    err: TextIO, response: requests.Response, names: frozenset[str], elapsed: float
+    err: TextIO,
+    response: requests.Response,
+    names: frozenset[str],
+    elapsed: float,
+    timeline: Timeline,
 ) -> None:
     for hop in (*response.history, response):
         request = hop.request
@@ -364,6 +382,7 @@ def _show_exchange(
         for name, value in _hidden(names, hop.headers):
             err.write(f"< {name}: {value}\n")
         err.write("<\n")
+    _show_timeline(err, timeline)
     retries = getattr(response, "retries", None)
     err.write(f"* {retries or '1 attempt'}, {elapsed * 1000:.0f} ms\n")
 
@@ -537,21 +556,24 @@ def run_request(
         if args.verbose:
             stderr.write(f"* {call.method} {redact_url(url)}\n")
         started = time.monotonic()
-        try:
-            response = session.request(
-                call.method,
-                url,
-                headers=call.headers,
-                data=call.data,
-                auth=call.auth,
-                stream=True,
-                **call.kwargs,
-            )
-        except (requests.RequestException, ConfigError, OSError, ValueError) as exc:
-            return _fail(stderr, *classify(exc, url))
+        with recording() as timeline:
+            try:
+                response = session.request(
+                    call.method,
+                    url,
+                    headers=call.headers,
+                    data=call.data,
+                    auth=call.auth,
+                    stream=True,
+                    **call.kwargs,
+                )
+            except (requests.RequestException, ConfigError, OSError, ValueError) as exc:
+                if args.verbose:
+                    _show_timeline(stderr, timeline)
+                return _fail(stderr, *classify(exc, url))
         with response:
             if args.verbose:
-                _show_exchange(stderr, response, names, time.monotonic() - started)
+                _show_exchange(stderr, response, names, time.monotonic() - started, timeline)
             if args.include:
                 lines = [f"{_version(response)} {response.status_code} {response.reason}"]
                 lines += [f"{k}: {v}" for k, v in response.headers.items()]

@@ -31,6 +31,7 @@ LAYERS: dict[str, int] = {
     "httpkit._ssrf": 2,
     "httpkit._ratelimit": 2,
     "httpkit._circuit": 2,
+    "httpkit._telemetry": 2,
     "httpkit._deadline": 2,
     "httpkit._redact": 2,
     "httpkit._bodies": 2,
