@@ -28,7 +28,6 @@ import contextlib
 import queue
 import socket
 import ssl
-import threading
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from urllib3 import connection as _connection
@@ -169,14 +168,14 @@ class HTTPConnection(_connection.HTTPConnection):
     _httpkit_ssrf: SSRFPolicy | None = None
     #: The deadline of the call using this connection now (see ``Deadline.watch``).
     _httpkit_clock: Any = None
-    #: The counters of the pool this connection belongs to (``pool_stats()``).
-    _httpkit_counters: PoolCounters | None = None
+    #: The pool this connection belongs to (its counts: ``pool_stats()``).
+    _httpkit_pool: Any = None
 
     def _new_conn(self) -> socket.socket:
         sock = self._vetted_conn()
-        counters = self._httpkit_counters
-        if counters is not None:
-            counters.opened()
+        pool = self._httpkit_pool
+        if pool is not None:
+            pool.created += 1
         return sock
 
     def _vetted_conn(self) -> socket.socket:
@@ -301,33 +300,6 @@ def _fresh_for_policy(conn: Any) -> Any:
     return conn
 
 
-class PoolCounters:
-    """What one pool did since it was made: TCP connections opened, requests sent over a
-    connection that was already open, connections lent out now (``Session.pool_stats``)."""
-
-    __slots__ = ("_lock", "created", "in_use", "reused")
-
-    def __init__(self) -> None:
-        self.created = 0
-        self.reused = 0
-        self.in_use = 0
-        self._lock = threading.Lock()
-
-    def opened(self) -> None:
-        with self._lock:
-            self.created += 1
-
-    def lent(self, open_already: bool) -> None:
-        with self._lock:
-            self.in_use += 1
-            if open_already:
-                self.reused += 1
-
-    def returned(self) -> None:
-        with self._lock:
-            self.in_use -= 1
-
-
 class PoolStats(NamedTuple):
     """The connections of one origin under one TLS configuration (``Session.pool_stats``).
 
@@ -356,15 +328,12 @@ class PoolStats(NamedTuple):
 
 def pool_stats(pool: Any) -> PoolStats | None:
     """The statistics of one of httpkit's pools; ``None`` for a pool of another kind."""
-    counters: PoolCounters | None = getattr(pool, "__dict__", {}).get("counters")
     if not isinstance(pool, _CountedPool):
         return None
-    if counters is None:
-        counters = pool._counters()
     queued = list(pool.pool.queue) if pool.pool is not None else []  # type: ignore[attr-defined]
     idle = sum(1 for conn in queued if conn is not None and conn.sock is not None)
-    in_use = max(counters.in_use, 0)
-    created = counters.created
+    in_use = max(pool.lent - pool.returned, 0)
+    created = pool.created
     config = config_of(pool.conn_kw.get("ssl_context"))  # type: ignore[attr-defined]
     tls = None
     if pool.scheme == "https":  # type: ignore[attr-defined]
@@ -377,34 +346,34 @@ def pool_stats(pool: Any) -> PoolStats | None:
     host = f"[{host}]" if ":" in host else host
     origin = f"{pool.scheme}://{host}:{pool.port}"  # type: ignore[attr-defined]
     open_now = min(idle + in_use, created) if created else idle + in_use
-    return PoolStats(
-        origin, tls, open_now, idle, in_use, created, counters.reused, created - open_now
-    )
+    reused = max(pool.lent - created, 0)  # every connection's first request was not reuse
+    return PoolStats(origin, tls, open_now, idle, in_use, created, reused, created - open_now)
 
 
 class _CountedPool:
-    """The counting and the SSRF check of httpkit's pools (``_get_conn``, ``_put_conn``)."""
+    """httpkit's pools: the SSRF check of pooled connections, and the counts behind
+    ``Session.pool_stats()``: connections lent and returned, TCP connections opened.
 
-    counters: PoolCounters
+    The counts are plain increments, as urllib3's own ``num_requests``: exact unless two
+    threads of one pool change one at the same instant.
+    """
+
+    lent = 0
+    returned = 0
+    created = 0
 
     def _new_conn(self) -> Any:
         conn = super()._new_conn()  # type: ignore[misc]
-        conn._httpkit_counters = self._counters()
+        conn._httpkit_pool = self
         return conn
-
-    def _counters(self) -> PoolCounters:
-        counters: PoolCounters | None = self.__dict__.get("counters")
-        if counters is None:
-            counters = self.counters = PoolCounters()
-        return counters
 
     def _get_conn(self, timeout: float | None = None) -> Any:
         conn = _fresh_for_policy(super()._get_conn(timeout))  # type: ignore[misc]
-        self._counters().lent(getattr(conn, "sock", None) is not None)
+        self.lent += 1
         return conn
 
     def _put_conn(self, conn: Any) -> None:
-        self._counters().returned()
+        self.returned += 1
         super()._put_conn(conn)  # type: ignore[misc]
 
 
