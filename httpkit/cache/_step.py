@@ -26,7 +26,7 @@ from httpkit.cache._rules import (
     freshness_lifetime,
     initial_age,
 )
-from httpkit.cache._stores import CacheStore, Entry
+from httpkit.cache._stores import CacheStore, Entry, Lease
 
 if TYPE_CHECKING:
     from requests import PreparedRequest, Response
@@ -197,12 +197,19 @@ class CacheMiddleware:
         lease = getattr(self.store, "lease", None)  # a StoreCache's: one fetch per key
         if lease is not None:
             taken = lease(key)
-            if taken is not None:
-                release = taken
-            else:  # another process fetches this key: its answer, or a stale entry, may do
-                answer, release = self._while_another_fetches(key, entry, asked, request, lease)
+            if taken is None:  # another process fetches this key: its answer may do
+                answer, taken = self._while_another_fetches(key, entry, asked, request, lease)
                 if answer is not None:
                     return answer
+            if taken is not None:
+                release = taken
+                if taken.held:  # the one who held it before may have stored the key since
+                    found = self._entry(key, headers)
+                    now = _clock.wall()
+                    if found is not None and _usable_without_request(found, asked, headers, now):
+                        taken(True)
+                        return _mark(_build(found, request, now), True, False)
+                    entry = found if found is not None else entry
         try:
             return self._exchange(key, entry, request, send, credentials, release)
         except BaseException:
@@ -259,14 +266,14 @@ class CacheMiddleware:
         stale: Entry | None,
         asked: Mapping[str, str | None],
         request: PreparedRequest,
-        lease: Callable[[str], Callable[[bool], None] | None],
-    ) -> tuple[Response | None, Callable[[bool], None]]:
+        lease: Callable[[str], Lease | None],
+    ) -> tuple[Response | None, Lease | None]:
         """Serve a stale entry that ``stale-while-revalidate`` allows, or wait (within
         :data:`WAIT` and the call's deadline) for the answer the other process stores.
-        Without an answer: what to release after fetching (the lease, if it came free)."""
+        Without an answer: the lease, if it came free (else fetch without one)."""
         headers = request.headers
         if stale is not None and _may_serve_stale(stale, "stale-while-revalidate", _clock.wall()):
-            return _mark(_build(stale, request, _clock.wall()), True, False), _nothing
+            return _mark(_build(stale, request, _clock.wall()), True, False), None
         remaining = self.remaining()
         bound = WAIT if remaining is None else min(WAIT, remaining - _DEADLINE_MARGIN)
         give_up = _clock.monotonic() + bound
@@ -277,13 +284,13 @@ class CacheMiddleware:
             found = self._entry(key, headers)
             now = _clock.wall()
             if found is not None and _usable_without_request(found, asked, headers, now):
-                return _mark(_build(found, request, now), True, False), _nothing
-            release = lease(key)  # the other let go without an answer to wait for
-            if release is not None:
-                return None, release
+                return _mark(_build(found, request, now), True, False), None
+            taken = lease(key)  # the other let go without an answer to wait for
+            if taken is not None:
+                return None, taken
         if stale is not None and _may_serve_stale(stale, "stale-if-error", _clock.wall()):
-            return _mark(_build(stale, request, _clock.wall()), True, False), _nothing
-        return None, _nothing
+            return _mark(_build(stale, request, _clock.wall()), True, False), None
+        return None, None
 
     def fresh_answer(self, request: PreparedRequest) -> Response | None:
         """The stored response that answers ``request`` with no exchange at all, or ``None``.

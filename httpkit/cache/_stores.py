@@ -6,7 +6,6 @@ import json
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
@@ -200,31 +199,44 @@ class StoreCache:
             "the keys under cache: in the store itself"
         )
 
-    def lease(self, key: str) -> Callable[[bool], None] | None:
+    def lease(self, key: str) -> Lease | None:
         """The right to fetch ``key`` for every process, or ``None`` if another has it.
 
-        Returns what to call once the answer is stored (``True``) or found not storable
+        Call what it returns once the answer is stored (``True``) or found not storable
         (``False``); the lease also runs out after :data:`LEASE` seconds. A key whose last
         answer could not be stored is fetched by everyone for :data:`PASS` seconds: there
-        is nothing to wait for.
+        is nothing to wait for (the lease returned then holds nothing).
         """
         store = self.store
         (passing,) = store.get_many(["cache-pass:" + key])
         if passing is not None:
-            return _no_lease
+            return Lease(None, key)
         if not store.add("cache-fetch:" + key, b"1", LEASE):
             return None
-
-        def done(stored: bool) -> None:
-            if not stored:
-                store.set("cache-pass:" + key, b"1", PASS)
-            store.delete("cache-fetch:" + key)
-
-        return done
+        return Lease(store, key)
 
 
-def _no_lease(stored: bool) -> None:
-    pass
+class Lease:
+    """The right to fetch one key for every process (``held``), until called."""
+
+    __slots__ = ("key", "store")
+
+    def __init__(self, store: Store | None, key: str) -> None:
+        self.store = store
+        self.key = key
+
+    @property
+    def held(self) -> bool:
+        return self.store is not None
+
+    def __call__(self, stored: bool) -> None:
+        store = self.store
+        if store is None:
+            return
+        if not stored:
+            store.set("cache-pass:" + self.key, b"1", PASS)
+        store.delete("cache-fetch:" + self.key)
+        self.store = None
 
 
 class MemoryCache:
