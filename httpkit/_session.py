@@ -349,6 +349,15 @@ class Session(requests.Session):
         circuit: Any = None,
         telemetry: bool = True,
     ) -> None:
+        # A subclass may set httpkit's attributes before calling this (as requests-toolbelt's
+        # BaseUrlSession sets base_url): an argument left at its default keeps that value.
+        preset = _Preset(self)
+        base_url = preset("base_url", base_url, None)
+        pool_maxsize = preset("pool_maxsize", pool_maxsize, None)
+        raise_for_status = preset("raise_for_status", raise_for_status, False)
+        cross_origin_body = preset("cross_origin_body", cross_origin_body, False)
+        telemetry = preset("telemetry", telemetry, True)
+        sensitive_headers = preset("sensitive_headers", sensitive_headers, ())
         super().__init__()
         self.telemetry = bool(telemetry)
         self._table: MountTable | None = None
@@ -1189,6 +1198,37 @@ class Session(requests.Session):
         for target, settings in loaded.hosts:
             session.configure(target, **settings)
         return session
+
+
+class _Preset:
+    """The value a subclass set for one of httpkit's attributes before ``__init__`` ran."""
+
+    __slots__ = ("found",)
+
+    def __init__(self, session: Session) -> None:
+        # Instance attributes, and class attributes of subclasses (not httpkit's own
+        # class, nor requests', which define none of these).
+        self.found = {
+            name: getattr(session, name)
+            for name in _PRESETTABLE
+            if hasattr(session, name) and not hasattr(Session, name)
+        }
+
+    def __call__(self, name: str, given: Any, default: Any) -> Any:
+        if given is default or given == default:
+            return self.found.get(name, given)
+        return given
+
+
+#: httpkit's own attributes a subclass may set before ``Session.__init__`` runs.
+_PRESETTABLE: Final = (
+    "base_url",
+    "pool_maxsize",
+    "raise_for_status",
+    "cross_origin_body",
+    "telemetry",
+    "sensitive_headers",
+)
 
 
 def _checked_store(store: Any) -> Store | None:

@@ -377,12 +377,37 @@ class _CountedPool:
         super()._put_conn(conn)  # type: ignore[misc]
 
 
+class _ConnectionClass:
+    """The ``ConnectionCls`` of httpkit's pools: httpkit's connection class, unless urllib3's
+    own pool class was given another one since.
+
+    Test recorders (vcrpy, betamax) set ``urllib3.HTTPConnectionPool.ConnectionCls`` to a
+    class of theirs; a subclass that named its own class would hide theirs, and a suite
+    meant to be offline would reach the network. Then their class serves instead (and
+    what httpkit's class adds: SSRF vetting of addresses, deadline cuts of the socket,
+    trailer limits, pins, is left to the recording).
+    """
+
+    def __init__(self, ours: type, base: type, original: type) -> None:
+        self.ours = ours
+        self.base = base
+        self.original = original  # urllib3's class, which httpkit's derives from
+
+    def __get__(self, pool: object, owner: type | None = None) -> type:
+        current = self.base.__dict__.get("ConnectionCls", self.original)
+        return self.ours if current is self.original else current
+
+
 class HTTPConnectionPool(_CountedPool, _connectionpool.HTTPConnectionPool):
-    ConnectionCls = HTTPConnection
+    ConnectionCls = _ConnectionClass(
+        HTTPConnection, _connectionpool.HTTPConnectionPool, _connection.HTTPConnection
+    )
 
 
 class HTTPSConnectionPool(_CountedPool, _connectionpool.HTTPSConnectionPool):
-    ConnectionCls = HTTPSConnection
+    ConnectionCls = _ConnectionClass(
+        HTTPSConnection, _connectionpool.HTTPSConnectionPool, _connection.HTTPSConnection
+    )
 
     def _validate_conn(self, conn: Any) -> None:
         # httpkit warned once per host about verify=False; urllib3 would warn per request.
