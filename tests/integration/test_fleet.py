@@ -135,8 +135,11 @@ def test_one_token_fetch_per_expiry_for_the_fleet(tokens: TokenService, store_ur
         fleet.token_calls, WORKERS, tokens.url("/api"), tokens.url("/token"), store_url, phases
     )
     assert all(status == 200 for worker in seen for status, _ in worker)
-    assert tokens.issued == ["t1", "t2", "t3"]  # not 4 processes x 3
-    assert {token for worker in seen for _, token in worker} == {"t1", "t2", "t3"}
+    # Every token fetched served the fleet: one fetch per expiry (3 in 3.2 s, or 2 when
+    # the machine is slow to start the first call), not one per process (8 to 12).
+    used = {token for worker in seen for _, token in worker}
+    assert used == set(tokens.issued)
+    assert 2 <= len(tokens.issued) <= 3
 
 
 def test_a_401_makes_one_refresh_for_the_fleet(tokens: TokenService, store_url: str) -> None:
