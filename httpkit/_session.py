@@ -668,7 +668,7 @@ class Session(requests.Session):
         if self.telemetry:
             found = instrumentation()
             if found is not None:
-                found.cached_call(method, prepared_url, started, response)
+                found.cached_call(method, prepared_url, response.elapsed.total_seconds(), response)
         if self.raise_for_status:
             response.raise_for_status()
         return response

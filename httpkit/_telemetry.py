@@ -164,15 +164,16 @@ class Instrumentation:
             inside = context.set_value(self._http_key, True, inside)
         return CallSpan(self, span, context.attach(inside))
 
-    def cached_call(self, method: str, url: str, started: float, response: Response) -> None:
-        """The span of a call answered from the cache before it was prepared."""
+    def cached_call(self, method: str, url: str, seconds: float, response: Response) -> None:
+        """The span of a call answered from the cache before it was prepared, which took
+        ``seconds``."""
         context = self._context
         if any(context.get_value(key) for key in self._suppress_keys):
             return
         attributes = {**method_attribute(method), **target_attributes(url)}
         attributes["httpkit.cache.hit"] = True
         attributes["http.response.status_code"] = response.status_code
-        start = time.time_ns() - int((time.monotonic() - started) * 1e9)
+        start = time.time_ns() - int(seconds * 1e9)
         span = self.tracer.start_span(method.upper(), attributes=attributes, start_time=start)
         span.end()
 
