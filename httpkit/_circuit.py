@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Final
 
 from httpkit._exceptions import CircuitOpen, ConfigError
-from httpkit._http import origin_of
+from httpkit._http import origin_key
 from httpkit._record import Record, from_setting
 from httpkit._redact import strip_query
 from httpkit.stores._base import number
@@ -204,10 +204,7 @@ class Circuits:
         return f"Circuits({self.breaker!r}, {self.store!r})"
 
     def circuit(self, url: str) -> Circuit:
-        try:
-            origin = str(origin_of(url))
-        except ValueError:
-            origin = url
+        origin = origin_key(url)
         found = self._circuits.get(origin)
         if found is None:
             found = self._circuits[origin] = Circuit(self.breaker, self.store, origin)

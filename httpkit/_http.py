@@ -162,6 +162,19 @@ def origin_of(url: str) -> Origin:
     return Origin(scheme, host, port)
 
 
+def origin_key(url: str) -> str:
+    """``url``'s origin as text, the key of per-origin state (rate limits, circuits,
+    retry budgets); an unparsable URL is its own key.
+
+    >>> origin_key("HTTPS://API.example.com:443/x?q=1"), origin_key("not a url")
+    ('https://api.example.com', 'not a url')
+    """
+    try:
+        return str(origin_of(url))
+    except ValueError:
+        return url
+
+
 def same_origin(a: str, b: str) -> bool:
     """True when both URLs share scheme, host and port; unparsable URLs never match.
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from httpkit import _clock
 from httpkit._exceptions import ConfigError
-from httpkit._http import origin_of, parse_decimal, parse_retry_after
+from httpkit._http import origin_key, parse_decimal, parse_retry_after
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -269,14 +269,6 @@ class HostState:
             self.pause(reset)
 
 
-def _origin(url: str) -> str:
-    """The origin a bucket belongs to: ``https://API.example.com:443/x`` is ``api.example.com``."""
-    try:
-        return str(origin_of(url))
-    except ValueError:
-        return url
-
-
 class RateLimiter:
     """The rate limit of a host policy: one :class:`HostState` per origin, in ``store``.
 
@@ -298,7 +290,7 @@ class RateLimiter:
         return f"RateLimiter({str(self.limit)!r}, {self.store!r})"
 
     def state(self, url: str) -> HostState:
-        origin = _origin(url)
+        origin = origin_key(url)
         state = self._states.get(origin)
         if state is None:
             key = f"rate:{origin}:{self.limit.interval:g}/{self.limit.burst}"

@@ -10,7 +10,7 @@ from urllib3.util.retry import RequestHistory, Retry
 
 from httpkit import _clock
 from httpkit._exceptions import ConfigError
-from httpkit._http import is_token, origin_of
+from httpkit._http import is_token, origin_key
 from httpkit._record import Record, from_setting
 
 if TYPE_CHECKING:
@@ -130,11 +130,7 @@ class RetryLedger:
         return f"RetryLedger({self.budget!r}, {self.store!r})"
 
     def _keys(self, url: str) -> tuple[str, str]:
-        try:
-            origin = str(origin_of(url))
-        except ValueError:
-            origin = url
-        base = f"budget:{origin}:{int(_clock.wall() // self.budget.window)}:"
+        base = f"budget:{origin_key(url)}:{int(_clock.wall() // self.budget.window)}:"
         return base + "requests", base + "retries"
 
     def request(self, url: str) -> None:

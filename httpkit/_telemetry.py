@@ -99,6 +99,14 @@ def target_attributes(url: str) -> dict[str, Any]:
     return attributes
 
 
+_ORIGIN_ATTRIBUTES: Final = ("server.address", "server.port", "url.scheme")
+
+
+def origin_attributes(url: str) -> dict[str, Any]:
+    """The attributes of ``url``'s origin: what the per-origin counters are split by."""
+    return {k: v for k, v in target_attributes(url).items() if k in _ORIGIN_ATTRIBUTES}
+
+
 def error_type(error: BaseException) -> str:
     """The conventions' ``error.type`` of an exception: its fully qualified class name."""
     kind = type(error)
@@ -205,7 +213,7 @@ class Instrumentation:
         labels = {
             k: v
             for k, v in attempt.attributes.items()
-            if k in ("http.request.method", "server.address", "server.port", "url.scheme")
+            if k == "http.request.method" or k in _ORIGIN_ATTRIBUTES
         }
         if response is not None:
             status = response.status_code
@@ -230,13 +238,8 @@ class Instrumentation:
         call.span.add_event(
             "httpkit.wait", {"httpkit.wait.reason": reason, "httpkit.wait.duration": seconds}
         )
-        origin = {
-            k: v
-            for k, v in target_attributes(url).items()
-            if k in ("server.address", "server.port", "url.scheme")
-        }
         if reason == "rate limit":
-            self.waits.add(1, origin)
+            self.waits.add(1, origin_attributes(url))
 
 
 class Watch(Protocol):
@@ -273,12 +276,7 @@ class CallSpan:
         self.instrumentation.wait(self, seconds, reason, url)
 
     def retried(self, url: str) -> None:
-        origin = {
-            k: v
-            for k, v in target_attributes(url).items()
-            if k in ("server.address", "server.port", "url.scheme")
-        }
-        self.instrumentation.retries.add(1, origin)
+        self.instrumentation.retries.add(1, origin_attributes(url))
 
     def end(self, response: Response | None, error: BaseException | None) -> None:
         """End the span with the call's outcome, and restore the caller's context."""
